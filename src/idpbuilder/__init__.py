@@ -1,0 +1,3 @@
+"""idpbuilder: an Internal Developer Platform in one Python process."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,114 @@
+"""The `idp` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..platform import runner
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir).expanduser().resolve() if args.data_dir else runner.default_data_dir()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    if args.detach:
+        try:
+            pid = runner.start_detached(data_dir, args.host, args.port)
+        except RuntimeError as exc:
+            print(f"idp up: {exc}", file=sys.stderr)
+            return 1
+        print(f"idpbuilder is running in the background (pid {pid}); stop it with: idp down"
+              + (f" --data-dir {data_dir}" if args.data_dir else ""))
+        print(f"  kubeconfig: {runner.Paths(data_dir).kubeconfig}")
+        return 0
+    if runner.running_pid(data_dir):
+        print(f"idp up: a platform is already running from {data_dir} (pid {runner.running_pid(data_dir)})",
+              file=sys.stderr)
+        return 1
+    return runner.run_foreground(data_dir, args.host, args.port)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    if runner.stop(data_dir):
+        print("idpbuilder stopped")
+        return 0
+    print(f"idp down: no platform is running from {data_dir}", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    pid = runner.running_pid(data_dir)
+    code, body = runner.probe(data_dir, "/readyz") if pid else (0, "not running")
+    components = [{"component": "apiserver", "healthy": code == 200,
+                   "detail": "ready" if code == 200 else (body.strip() or f"HTTP {code}")}]
+    if args.output == "json":
+        print(json.dumps({"running": bool(pid), "pid": pid, "dataDir": str(data_dir), "components": components}))
+    else:
+        print(f"platform: {'running (pid ' + str(pid) + ')' if pid else 'not running'}   data dir: {data_dir}")
+        for c in components:
+            print(f"  {c['component']:<12} {'healthy' if c['healthy'] else 'unhealthy'}  {c['detail']}")
+    return 0 if pid and all(c["healthy"] for c in components) else 1
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    data_dir = _data_dir(args)
+    source = runner.Paths(data_dir).kubeconfig
+    if not source.exists():
+        print(f"idp kubeconfig: {source} does not exist; start the platform first with: idp up", file=sys.stderr)
+        return 1
+    text = source.read_text()
+    if args.output:
+        out = Path(args.output).expanduser()
+        from ..platform.kubeconfig import write
+        import yaml
+
+        write(out, yaml.safe_load(text))
+        print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="idp", description="idpbuilder: an Internal Developer Platform in one "
+                                     "process.")
+    parser.add_argument("--data-dir", help="where the platform keeps its state (default: $IDP_HOME or ~/.idp)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="bring the platform up (foreground; Ctrl-C stops it)")
+    up.add_argument("--data-dir", default=argparse.SUPPRESS)
+    up.add_argument("--port", type=int, default=runner.DEFAULT_PORT)
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    up.add_argument("--detach", "-d", action="store_true", help="run in the background; stop with idp down")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop a platform started with --detach")
+    down.add_argument("--data-dir", default=argparse.SUPPRESS)
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="show the health of each component")
+    status.add_argument("--data-dir", default=argparse.SUPPRESS)
+    status.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    status.set_defaults(func=cmd_status)
+
+    kc = sub.add_parser("kubeconfig", help="print the admin kubeconfig, or write it with -o FILE")
+    kc.add_argument("--data-dir", default=argparse.SUPPRESS)
+    kc.add_argument("-o", "--output", help="file to write (mode 0600)")
+    kc.set_defaults(func=cmd_kubeconfig)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Running the platform: `idp up` in the foreground or detached, `idp down`, `idp status`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+
+from ..apiserver.app import APIServer
+from . import kubeconfig
+from .pki import ensure_tls
+
+log = logging.getLogger("idpbuilder")
+
+DEFAULT_PORT = 8443
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("IDP_HOME") or Path.home() / ".idp")
+
+
+@dataclass
+class Paths:
+    data_dir: Path
+
+    @property
+    def pid(self) -> Path:
+        return self.data_dir / "idp.pid"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig"
+
+    @property
+    def endpoint(self) -> Path:
+        return self.data_dir / "endpoint"
+
+    @property
+    def log(self) -> Path:
+        return self.data_dir / "idp.log"
+
+
+def prepare(data_dir: Path, host: str, port: int) -> tuple[APIServer, ssl.SSLContext | None, str]:
+    """Creates the control plane and its TLS material, and writes the admin kubeconfig."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    tls = ensure_tls(data_dir, hosts=[host] if host not in ("0.0.0.0", "::") else [])
+    display_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"https://{display_host}:{port}"
+    server = APIServer(data_dir, server_address=f"{display_host}:{port}")
+    paths = Paths(data_dir)
+    kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
+    paths.endpoint.write_text(url + "\n")
+    return server, None, url
+
+
+async def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+                ready_message: bool = True) -> None:
+    server, _, url = prepare(data_dir, host, port)
+    tls = ensure_tls(data_dir)
+    config = uvicorn.Config(server, host=host, port=port, ssl_certfile=str(tls.cert_path),
+                            ssl_keyfile=str(tls.key_path), log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=2, access_log=False, loop="asyncio",
+                            http="httptools")
+    uv = uvicorn.Server(config)
+    paths = Paths(data_dir)
+    paths.pid.write_text(f"{os.getpid()}\n")
+    if ready_message:
+        asyncio.get_running_loop().call_soon(_announce, uv, url, paths)
+    try:
+        await uv.serve()
+    finally:
+        if paths.pid.exists() and paths.pid.read_text().strip() == str(os.getpid()):
+            paths.pid.unlink()
+
+
+def _announce(uv: uvicorn.Server, url: str, paths: Paths) -> None:
+    async def wait() -> None:
+        while not uv.started:
+            await asyncio.sleep(0.02)
+        print(f"idpbuilder control plane ready at {url}", flush=True)
+        print(f"  kubeconfig: {paths.kubeconfig}", flush=True)
+        print(f"  try: KUBECONFIG={paths.kubeconfig} kubectl get namespaces", flush=True)
+
+    asyncio.get_running_loop().create_task(wait())
+
+
+def run_foreground(data_dir: Path, host: str, port: int) -> int:
+    try:
+        asyncio.run(serve(data_dir, host, port))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def running_pid(data_dir: Path) -> int | None:
+    pid_file = Paths(data_dir).pid
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def start_detached(data_dir: Path, host: str, port: int, timeout: float = 30.0) -> int:
+    """Starts `idp up` in a new session, waits for /readyz, returns its pid."""
+    paths = Paths(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if running_pid(data_dir):
+        raise RuntimeError(f"a platform is already running from {data_dir} (pid {running_pid(data_dir)})")
+    with open(paths.log, "ab") as logfile:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "idpbuilder.cli.main", "up", "--data-dir", str(data_dir), "--host", host,
+             "--port", str(port)], stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the platform exited with code {proc.returncode}; see {paths.log}")
+        if probe(data_dir, "/readyz")[0] == 200:
+            return proc.pid
+        time.sleep(0.1)
+    raise RuntimeError(f"the platform did not become ready within {timeout:.0f}s; see {paths.log}")
+
+
+def stop(data_dir: Path, timeout: float = 15.0) -> bool:
+    pid = running_pid(data_dir)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_pid(data_dir) is None:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def probe(data_dir: Path, path: str, timeout: float = 2.0) -> tuple[int, str]:
+    """GETs a path of the running platform over TLS with the admin token: (status, body) or (0, error)."""
+    import http.client
+
+    paths = Paths(data_dir)
+    try:
+        url = paths.endpoint.read_text().strip()
+        ctx = ssl.create_default_context(cafile=str(data_dir / "pki" / "ca.crt"))
+        token = (data_dir / "auth" / "admin.token").read_text().strip()
+    except OSError as exc:
+        return 0, str(exc)
+    hostport = url.removeprefix("https://")
+    host, _, port = hostport.rpartition(":")
+    conn = http.client.HTTPSConnection(host, int(port), context=ctx, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode(errors="replace")
+    except OSError as exc:
+        return 0, str(exc)
+    finally:
+        conn.close()
