@@ -99,7 +99,7 @@ def resource_types(crd: dict[str, Any]) -> list[ResourceType]:
             subresources=tuple(k for k in ("status", "scale") if k in sub),
             has_generation=True, field_labels=tuple(f.get("jsonPath", "").lstrip(".")
                                                    for f in v.get("selectableFields") or ()),
-            schema=StructuralSchema(schema), printer_columns=v.get("additionalPrinterColumns"),
+            schema=StructuralSchema(schema), printer_columns=list(v.get("additionalPrinterColumns") or []),
             scale_paths=sub.get("scale"), storage_version=storage, crd_name=crd["metadata"]["name"],
             extra={"openapi": schema, "deprecated": v.get("deprecated", False),
                    "deprecationWarning": v.get("deprecationWarning")}))

@@ -9,10 +9,21 @@ import yaml
 
 from ..core import errors
 
-try:
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _YamlLoader = yaml.SafeLoader
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YamlLoader(_Base):  # type: ignore[misc,valid-type]
+    """Safe YAML whose timestamps stay strings, as they do when Kubernetes converts YAML to JSON."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in _Base.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: bytes | str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)
 
 MAX_BODY = 3 * 1024 * 1024
 PROTOBUF = "application/vnd.kubernetes.protobuf"
@@ -33,7 +44,7 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
         raise errors.bad_request("the request body is empty")
     if mt in ("application/yaml", "application/apply-patch+yaml", "text/yaml", "application/x-yaml"):
         try:
-            return yaml.load(body, Loader=_YamlLoader)
+            return load_yaml(body)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None
     if mt in ("application/json", "application/json-patch+json", "application/merge-patch+json",

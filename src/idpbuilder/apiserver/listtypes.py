@@ -22,6 +22,11 @@ class BuiltinListTypes:
     def map_type(self, path: tuple[str, ...]) -> str:
         return "granular"
 
+    def list_key_defaults(self, path: tuple[str, ...]) -> dict[str, str]:
+        """Upstream keys a port without a protocol as TCP (the field's default)."""
+        _, keys = self.list_type(path)
+        return {"protocol": "TCP"} if "protocol" in keys else {}
+
 
 class SchemaListTypes:
     def __init__(self, schema: dict[str, Any]) -> None:

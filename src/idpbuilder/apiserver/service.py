@@ -343,13 +343,13 @@ class ApiService:
             if subresource:
                 raise self._not_found(rt, name)
             merged = ssa.apply(None, applied, ctx.field_manager, force=force, list_types=list_types,
-                               now=now_rfc3339())
+                               now=now_rfc3339(), ignore=_unowned(rt, ""))
             merged.setdefault("metadata", {})["name"] = name
             obj = self.create(rt, namespace, merged, ctx, manager_default=ctx.field_manager)
             return obj, True
         live = self.present(rt, copy.deepcopy(current))
         merged = ssa.apply(live, applied, ctx.field_manager, force=force, list_types=list_types,
-                           now=now_rfc3339(), subresource=subresource)
+                           now=now_rfc3339(), subresource=subresource, ignore=_unowned(rt, subresource))
         return self._replace(rt, current, merged, ctx, subresource=subresource, operation="Apply",
                              manager_default=ctx.field_manager), False
 
@@ -542,12 +542,18 @@ class ApiService:
         from ..core import ssa
 
         ssa.update_managed_fields(old, new, ctx.manager(manager_default), operation="Update",
-                                  list_types=list_types_for(rt), now=now_rfc3339(), subresource=subresource)
+                                  list_types=list_types_for(rt), now=now_rfc3339(), subresource=subresource,
+                                  ignore=_unowned(rt, subresource))
 
     def _after_write(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, *,
                      deleted: bool = False) -> None:
         for hook in self.after_write.get(self._gr(rt), ()):
             hook(rt, obj, old, deleted)
+
+
+def _unowned(rt: ResourceType, subresource: str) -> list[tuple[str, ...]]:
+    """Fields a write through this endpoint never owns: status, when a status subresource serves it."""
+    return [("status",)] if "status" in rt.subresources and subresource != "status" else []
 
 
 def _predicate(labels: LabelSelector, fields: FieldSelector) -> Callable[[Entry], bool] | None:
