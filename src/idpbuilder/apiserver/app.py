@@ -26,6 +26,7 @@ from .openapi import OpenAPIIndex
 from .rbac import Attributes, RBACAuthorizer, UserInfo
 from .requestinfo import RequestInfo, parse_request
 from .service import ApiService, RequestContext
+from .token_controller import ServiceAccountTokenController
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class APIServer:
     """One control plane: store, resource types, semantics, kernel controllers and the HTTP surface."""
 
     def __init__(self, data_dir: Path | None, *, server_address: str = "127.0.0.1:8443",
-                 audit: bool = True, history: int = 50000) -> None:
+                 audit: bool = True, history: int = 50000, ca_pem: bytes = b"") -> None:
         self.data_dir = data_dir
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
@@ -66,6 +67,7 @@ class APIServer:
         from .crds import validate_crd
         self.service.validators.setdefault(("apiextensions.k8s.io", "customresourcedefinitions"),
                                            []).append(validate_crd)
+        self.token_controller = ServiceAccountTokenController(self.service, self.tokens, ca_pem)
         self.handlers = ResourceHandlers(self)
         self.audit = AuditLog(data_dir / "audit.log" if (data_dir and audit) else None)
         self.server_address = server_address
@@ -116,7 +118,8 @@ class APIServer:
     # ---- authentication and authorization
 
     def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        gr = {"ServiceAccount": ("", "serviceaccounts"), "Secret": ("", "secrets")}.get(kind)
+        gr = {"ServiceAccount": ("", "serviceaccounts"), "Secret": ("", "secrets"), "Pod": ("", "pods"),
+              "Node": ("", "nodes")}.get(kind)
         return self.store.get(gr, namespace, name) if gr else None
 
     def authenticate(self, request: Request) -> UserInfo | None:
@@ -128,8 +131,8 @@ class APIServer:
             raise errors.unauthorized()
         return user
 
-    def token_review(self, token: str) -> dict[str, Any]:
-        return self.tokens.review(token, self._lookup)
+    def token_review(self, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
+        return self.tokens.review(token, self._lookup, audiences=audiences or None)
 
     def _authorize(self, user: UserInfo, info: RequestInfo) -> None:
         if info.resource_request:

@@ -19,15 +19,14 @@ SUBRESOURCE_KINDS = {"scale": ("autoscaling", "v1", "Scale"), "token": ("authent
 
 def negotiate_aggregated(accept: str) -> str | None:
     """The aggregated discovery version the client accepts (v2 preferred), or None for legacy."""
+    offered = set()
     for part in accept.split(","):
-        p = part.replace(" ", "")
-        if "as=APIGroupDiscoveryList" in p and "g=apidiscovery.k8s.io" in p:
-            if "v=v2;" in p + ";" and "v=v2beta1" not in p:
-                return "v2"
-    for part in accept.split(","):
-        p = part.replace(" ", "")
-        if "as=APIGroupDiscoveryList" in p and "v=v2beta1" in p:
-            return "v2beta1"
+        params = dict(p.split("=", 1) for p in part.replace(" ", "").split(";")[1:] if "=" in p)
+        if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList":
+            offered.add(params.get("v"))
+    for version in ("v2", "v2beta1"):
+        if version in offered:
+            return version
     return None
 
 

@@ -184,6 +184,13 @@ class ResourceHandlers:
         server = self.server
         first_table = [True]
 
+        raw_ok = not table and rt.version == rt.storage_version
+
+        def encode_event(ev: Any) -> bytes:
+            if raw_ok:  # the stored JSON is already what this watcher sees: no parse, no copy
+                return b'{"type":"' + ev.type.encode() + b'","object":' + ev.raw + b"}\n"
+            return encode(ev.type, service.present(rt, copy.deepcopy(ev.obj())))
+
         def encode(ev_type: str, obj: dict[str, Any]) -> bytes:
             if table and ev_type != "BOOKMARK":
                 t = self._table([obj], rt, request)
@@ -205,7 +212,7 @@ class ResourceHandlers:
             try:
                 last_rv = service.store.rv
                 for ev in initial:
-                    yield encode(ev.type, service.present(rt, copy.deepcopy(ev.obj())))
+                    yield encode_event(ev)
                 if initial_end_bookmark:
                     yield bookmark(last_rv, True)
                 idle = 0.0
@@ -217,7 +224,7 @@ class ResourceHandlers:
                             yield bookmark(service.store.rv)
                         continue
                     idle = 0.0
-                    yield encode(ev.type, service.present(rt, copy.deepcopy(ev.obj())))
+                    yield encode_event(ev)
             except asyncio.CancelledError:
                 raise
             finally:
@@ -296,9 +303,12 @@ class ResourceHandlers:
         if not isinstance(body, dict):
             raise errors.bad_request("TokenRequest must be an object")
         spec = body.get("spec") or {}
+        bound = spec.get("boundObjectRef")
+        if bound is not None:
+            bound = self._check_bound_object(info.namespace, info.name, bound)
         token, expiry = self.server.tokens.issue_service_account_token(
             info.namespace, info.name, sa["metadata"]["uid"], audiences=spec.get("audiences") or None,
-            expiration_seconds=spec.get("expirationSeconds"), bound_object=spec.get("boundObjectRef"))
+            expiration_seconds=spec.get("expirationSeconds"), bound_object=bound)
         from datetime import UTC, datetime
         expires = datetime.fromtimestamp(expiry, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         spec = dict(spec)
@@ -308,3 +318,26 @@ class ResourceHandlers:
                "metadata": {"name": info.name, "namespace": info.namespace, "creationTimestamp": None},
                "spec": spec, "status": {"token": token, "expirationTimestamp": expires}}
         return _respond(out, accept, 201)
+
+    def _check_bound_object(self, namespace: str, account: str, ref: Any) -> dict[str, Any]:
+        """A TokenRequest may bind its token to a Pod, Secret or Node that exists (uid from the store)."""
+        if not isinstance(ref, dict):
+            raise errors.bad_request("spec.boundObjectRef must be an object")
+        kind, name = ref.get("kind"), ref.get("name", "")
+        resource = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}.get(kind or "")
+        if resource is None:
+            raise errors.invalid("TokenRequest", account, [errors.Cause(
+                "spec.boundObjectRef.kind", f'Unsupported value: "{kind}": supported values: "Pod", "Secret", '
+                '"Node"', "FieldValueNotSupported")], "authentication.k8s.io")
+        rt = self.server.registry.get("", "v1", resource)
+        assert rt is not None
+        obj = self.service.get(rt, namespace if rt.namespaced else "", name)
+        uid = obj["metadata"]["uid"]
+        if ref.get("uid") and ref["uid"] != uid:
+            raise errors.conflict(resource, name, f"the UID in the bound object reference ({ref['uid']}) does "
+                                  f"not match the UID in record. The object might have been deleted and then "
+                                  f"recreated")
+        if kind == "Pod" and (obj.get("spec") or {}).get("serviceAccountName", "default") != account:
+            raise errors.bad_request(f'cannot bind token for serviceaccount "{account}" to pod running with '
+                                     f'different serviceaccount name.')
+        return {**ref, "uid": uid}

@@ -8,6 +8,7 @@ while its own is still being published.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 from collections.abc import Callable
@@ -111,10 +112,8 @@ class KernelControllers:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def idle(self) -> None:
         """Waits until the queue is empty (for tests and orderly shutdown)."""

@@ -40,7 +40,7 @@ def _access(authorizer: RBACAuthorizer, user: UserInfo, spec: dict[str, Any],
 
 
 def review(kind: str, body: dict[str, Any], user: UserInfo, namespace: str, authorizer: RBACAuthorizer,
-           token_review: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+           token_review: Callable[[str, list[str] | None], dict[str, Any]]) -> dict[str, Any]:
     spec = body.get("spec") or {}
     out = {"kind": kind, "apiVersion": body.get("apiVersion"), "metadata": {"creationTimestamp": None},
            "spec": spec}
@@ -63,7 +63,7 @@ def review(kind: str, body: dict[str, Any], user: UserInfo, namespace: str, auth
         out["status"] = {"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
                          "incomplete": False}
     elif kind == "TokenReview":
-        out["status"] = token_review(spec.get("token", ""))
+        out["status"] = token_review(spec.get("token", ""), spec.get("audiences"))
     elif kind == "SelfSubjectReview":
         out.pop("spec")
         out["status"] = {"userInfo": _user_dict(user)}

@@ -153,7 +153,7 @@ class ApiService:
     # ---- writes
 
     def create(self, rt: ResourceType, namespace: str, body: dict[str, Any], ctx: RequestContext,
-               *, manager_default: str = "unknown") -> dict[str, Any]:
+               *, manager_default: str = "unknown", operation: str = "Update") -> dict[str, Any]:
         obj = self._check_body(rt, body, namespace)
         meta = obj["metadata"]
         if not meta.get("name"):
@@ -173,9 +173,10 @@ class ApiService:
         gr = self._gr(rt)
         if self.store.get_entry(gr, namespace if rt.namespaced else "", name) is not None:
             raise errors.already_exists(rt.plural, name, rt.group)
-        for key in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
-                    "selfLink", "managedFields"):
+        for key in ("uid", "resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(key, None)
+        if operation != "Apply":  # an apply-create arrives with the applier's managedFields already set
+            meta.pop("managedFields", None)
         meta["uid"] = new_uid()
         meta["creationTimestamp"] = now_rfc3339()
         if rt.is_custom:
@@ -188,7 +189,7 @@ class ApiService:
         else:
             meta.pop("generation", None)
         self._admit(rt, obj, None, ctx)
-        self._record_managers(rt, None, obj, ctx, manager_default, "Update")
+        self._record_managers(rt, None, obj, ctx, manager_default, operation)
         obj["apiVersion"] = self._storage(rt).api_version
         if ctx.dry_run:
             return self.present(rt, obj)
@@ -345,7 +346,7 @@ class ApiService:
             merged = ssa.apply(None, applied, ctx.field_manager, force=force, list_types=list_types,
                                now=now_rfc3339(), ignore=_unowned(rt, ""))
             merged.setdefault("metadata", {})["name"] = name
-            obj = self.create(rt, namespace, merged, ctx, manager_default=ctx.field_manager)
+            obj = self.create(rt, namespace, merged, ctx, manager_default=ctx.field_manager, operation="Apply")
             return obj, True
         live = self.present(rt, copy.deepcopy(current))
         merged = ssa.apply(live, applied, ctx.field_manager, force=force, list_types=list_types,

@@ -66,8 +66,9 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
     text = source.read_text()
     if args.output:
         out = Path(args.output).expanduser()
-        from ..platform.kubeconfig import write
         import yaml
+
+        from ..platform.kubeconfig import write
 
         write(out, yaml.safe_load(text))
         print(f"wrote {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -56,15 +57,25 @@ def prepare(data_dir: Path, host: str, port: int) -> tuple[APIServer, ssl.SSLCon
     tls = ensure_tls(data_dir, hosts=[host] if host not in ("0.0.0.0", "::") else [])
     display_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     url = f"https://{display_host}:{port}"
-    server = APIServer(data_dir, server_address=f"{display_host}:{port}")
+    server = APIServer(data_dir, server_address=f"{display_host}:{port}", ca_pem=tls.ca_cert_pem)
     paths = Paths(data_dir)
     kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
     paths.endpoint.write_text(url + "\n")
     return server, None, url
 
 
+def _small_tls_buffers() -> None:
+    """asyncio allocates a 256 KiB read buffer per TLS connection; with a thousand watches open that is
+    most of the process's memory. TLS records are at most 16 KiB, so 32 KiB loses no throughput."""
+    import asyncio.sslproto
+
+    if getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > 32 * 1024:
+        asyncio.sslproto.SSLProtocol.max_size = 32 * 1024
+
+
 async def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                 ready_message: bool = True) -> None:
+    _small_tls_buffers()
     server, _, url = prepare(data_dir, host, port)
     tls = ensure_tls(data_dir)
     config = uvicorn.Config(server, host=host, port=port, ssl_certfile=str(tls.cert_path),
@@ -95,10 +106,8 @@ def _announce(uv: uvicorn.Server, url: str, paths: Paths) -> None:
 
 
 def run_foreground(data_dir: Path, host: str, port: int) -> int:
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(data_dir, host, port))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -38,8 +38,16 @@ class SqliteBackend:
             yield (grp, res, ns, name), rv, bytes(data)
 
     def commit(self, rv: int, puts: list[tuple[Key, bytes]], deletes: list[Key]) -> None:
-        """Writes one transaction: the objects, the deletions and the new global resourceVersion."""
+        """Writes one transaction: the objects, the deletions and the new global resourceVersion.
+
+        The global resourceVersion is the larger of `meta.rv` and the objects' own; a write of objects only
+        needs no `meta` row (one statement, its own transaction), a deletion records it there.
+        """
         db = self._db
+        if len(puts) == 1 and not deletes:
+            db.execute("INSERT OR REPLACE INTO objects (grp, res, ns, name, rv, data) VALUES (?,?,?,?,?,?)",
+                       (*puts[0][0], rv, puts[0][1]))
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             for key, data in puts:
