@@ -103,7 +103,10 @@ async def test_strategic_merge_patch_on_crd_is_unsupported_media_type(api: Api) 
 
 
 def applied(name: str, **data: str) -> bytes:
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}).encode()
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}
+    if data:
+        obj["data"] = data
+    return yaml.safe_dump(obj).encode()
 
 
 async def test_server_side_apply_create_update_conflict_force(api: Api) -> None:
@@ -140,12 +143,12 @@ async def test_server_side_apply_create_update_conflict_force(api: Api) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["data"] == {"a": "bob", "b": "2"}
 
-    # Alice no longer owns a: her next apply without it does not remove it, and b stays (bob co-owns it).
+    # Alice applying nothing gives up b, which stays because bob co-owns it; a is bob's alone now.
     r = await api.client.patch(url, content=applied("cm"), headers=APPLY, params={"fieldManager": "alice"})
     assert r.status_code == 200
     assert r.json()["data"] == {"a": "bob", "b": "2"}
     managers = {m["manager"] for m in r.json()["metadata"]["managedFields"]}
-    assert managers == {"bob"}
+    assert managers == {"bob"}  # alice's entry, now empty, is dropped
     # Once bob stops applying b too, nobody owns it any more and it is removed.
     r = await api.client.patch(url, content=applied("cm", a="bob"), headers=APPLY, params={"fieldManager": "bob"})
     assert r.json()["data"] == {"a": "bob"}
@@ -174,3 +177,22 @@ async def test_apply_on_crd_creates_and_validates(api: Api) -> None:
     r = await api.client.patch(f"{WIDGETS}/w1", content=body, headers=APPLY, params={"fieldManager": "me"})
     assert r.status_code == 422
     assert (await api.get(f"{WIDGETS}/w1"))["spec"]["size"] == "medium"
+
+
+async def test_reapplying_the_same_config_is_a_noop(api: Api) -> None:
+    url = f"{CONFIGMAPS}/cm"
+    first = await api.client.patch(url, content=applied("cm", a="1"), headers=APPLY, params={"fieldManager": "me"})
+    again = await api.client.patch(url, content=applied("cm", a="1"), headers=APPLY, params={"fieldManager": "me"})
+    assert again.status_code == 200
+    assert again.json()["metadata"]["resourceVersion"] == first.json()["metadata"]["resourceVersion"]
+
+
+async def test_ownership_only_change_is_stored(api: Api) -> None:
+    url = f"{CONFIGMAPS}/cm"
+    await api.client.patch(url, content=applied("cm", a="1"), headers=APPLY, params={"fieldManager": "alice"})
+    before = await api.client.patch(url, content=applied("cm", a="1"), headers=APPLY, params={"fieldManager": "bob"})
+    r = await api.client.patch(url, content=applied("cm"), headers=APPLY, params={"fieldManager": "alice"})
+    assert r.json()["data"] == {"a": "1"}
+    assert int(r.json()["metadata"]["resourceVersion"]) > int(before.json()["metadata"]["resourceVersion"])
+    stored = await api.get(url)
+    assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["bob"]

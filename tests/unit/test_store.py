@@ -105,3 +105,36 @@ async def test_history_replay_and_compaction():
     for i in range(5):
         store.put(CM, cm(f"x{i}"), event="ADDED")
     assert store.hub.compacted_rv > first
+
+
+def test_secrets_are_encrypted_at_rest_and_bound_to_their_key(tmp_path):
+    import sqlite3
+
+    from idpbuilder.store.encryption import Encryptor
+
+    key_file = tmp_path / "auth" / "encryption.key"
+    store = Store(tmp_path / "state.db", encryptor=Encryptor.from_file(key_file))
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default", "uid": "u"},
+              "data": {"password": "aHVudGVyMg=="}}
+    store.put(("", "secrets"), secret, event="ADDED")
+    store.put(CM, cm("plain", data={"visible": "yes"}), event="ADDED")
+    store.close()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+    db = sqlite3.connect(tmp_path / "state.db")
+    rows = dict(db.execute("SELECT name, data FROM objects").fetchall())
+    assert rows["s"].startswith(b"k8s:enc:aesgcm:v1:key1:") and b"aHVudGVyMg" not in rows["s"]
+    assert b'"visible":"yes"' in rows["plain"]
+    # A ciphertext moved to another row does not decrypt: the storage key is authenticated data.
+    db.execute("INSERT INTO objects VALUES ('', 'secrets', 'other', 's', 99, ?)", (rows["s"],))
+    db.commit()
+    db.close()
+    with pytest.raises(ValueError, match="failed authentication"):
+        Store(tmp_path / "state.db", encryptor=Encryptor.from_file(key_file))
+
+    db = sqlite3.connect(tmp_path / "state.db")
+    db.execute("DELETE FROM objects WHERE ns='other'")
+    db.commit()
+    db.close()
+    reopened = Store(tmp_path / "state.db", encryptor=Encryptor.from_file(key_file))
+    assert reopened.get(("", "secrets"), "default", "s")["data"] == {"password": "aHVudGVyMg=="}

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..core import errors
 from ..core.resources import ResourceRegistry
+from ..store.encryption import Encryptor
 from ..store.store import Store
 from . import discovery
 from .audit import AuditLog
@@ -53,7 +54,8 @@ class APIServer:
         self.data_dir = data_dir
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = Store(data_dir / "state.db" if data_dir else None, history=history)
+        encryptor = Encryptor.from_file(data_dir / "auth" / "encryption.key") if data_dir else None
+        self.store = Store(data_dir / "state.db" if data_dir else None, history=history, encryptor=encryptor)
         self.registry = ResourceRegistry()
         self.service = ApiService(self.store, self.registry)
         self.policy = StorePolicySource(self.store)

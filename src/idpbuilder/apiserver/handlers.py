@@ -150,7 +150,8 @@ class ResourceHandlers:
         list_meta: dict[str, Any] = {"resourceVersion": str(result.resource_version)}
         if result.continue_token:
             list_meta["continue"] = result.continue_token
-            list_meta["remainingItemCount"] = result.remaining
+            if result.remaining is not None:
+                list_meta["remainingItemCount"] = result.remaining
         if wants_table(accept):
             objs = [self.service.present(rt, e.obj()) for e in result.entries]
             return _respond(self._table(objs, rt, request, list_meta), accept)

@@ -148,6 +148,8 @@ class ApiService:
         predicate = _predicate(labels, fields)
         entries, rv, token, remaining = self.store.list_page(
             self._gr(rt), namespace or None, limit=limit, continue_token=continue_token, predicate=predicate)
+        if predicate is not None:
+            remaining = None  # upstream counts the remaining items only for unfiltered lists
         return ListResult(rt, entries, rv, token, remaining)
 
     # ---- writes

@@ -37,11 +37,19 @@ def meta(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_volatile(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object minus fields that change on every write, for no-op detection."""
+    """The object minus fields that change on every write, for no-op detection.
+
+    managedFields stay minus their timestamps: a write that only moves field ownership (an applier
+    dropping a field another manager still owns) is a real change upstream, a refreshed time is not.
+    """
     out = dict(obj)
     m = dict(out.get("metadata") or {})
-    for key in ("resourceVersion", "managedFields", "generation"):
+    for key in ("resourceVersion", "generation"):
         m.pop(key, None)
+    managed = m.get("managedFields")
+    if isinstance(managed, list):
+        m["managedFields"] = [{k: v for k, v in e.items() if k != "time"} if isinstance(e, dict) else e
+                              for e in managed]
     out["metadata"] = m
     return out
 

@@ -16,8 +16,7 @@ DECIMAL_SI = "DecimalSI"
 BINARY_SI = "BinarySI"
 DECIMAL_EXPONENT = "DecimalExponent"
 
-FORMAT_WRONG = ("quantities must match the regular expression "
-                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+FORMAT_WRONG = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 NUMERIC_WRONG = "unable to parse numeric part of quantity"
 SUFFIX_WRONG = "unable to parse quantity's suffix"
 
@@ -175,7 +174,3 @@ def _canonical(value: Decimal, fmt: str) -> str:
 def canonical_quantity(raw: str | int | float) -> str:
     """The string upstream prints for a quantity; raises QuantityError if it does not parse."""
     return str(parse_quantity(raw))
-
-
-def quantity_value(raw: str | int | float) -> Decimal:
-    return parse_quantity(raw).value

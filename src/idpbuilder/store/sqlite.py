@@ -12,12 +12,15 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from .encryption import Encryptor
+
 Key = tuple[str, str, str, str]  # group, resource, namespace, name
 
 
 class SqliteBackend:
-    def __init__(self, path: Path | str, *, durable: bool = False) -> None:
+    def __init__(self, path: Path | str, *, durable: bool = False, encryptor: Encryptor | None = None) -> None:
         self.path = str(path)
+        self.encryptor = encryptor
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
@@ -35,7 +38,7 @@ class SqliteBackend:
     def load(self) -> Iterator[tuple[Key, int, bytes]]:
         for grp, res, ns, name, rv, data in self._db.execute(
                 "SELECT grp, res, ns, name, rv, data FROM objects ORDER BY grp, res, ns, name"):
-            yield (grp, res, ns, name), rv, bytes(data)
+            yield (grp, res, ns, name), rv, self._open((grp, res, ns, name), bytes(data))
 
     def commit(self, rv: int, puts: list[tuple[Key, bytes]], deletes: list[Key]) -> None:
         """Writes one transaction: the objects, the deletions and the new global resourceVersion.
@@ -44,6 +47,7 @@ class SqliteBackend:
         needs no `meta` row (one statement, its own transaction), a deletion records it there.
         """
         db = self._db
+        puts = [(key, self._seal(key, data)) for key, data in puts]
         if len(puts) == 1 and not deletes:
             db.execute("INSERT OR REPLACE INTO objects (grp, res, ns, name, rv, data) VALUES (?,?,?,?,?,?)",
                        (*puts[0][0], rv, puts[0][1]))
@@ -60,6 +64,16 @@ class SqliteBackend:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _seal(self, key: Key, data: bytes) -> bytes:
+        if self.encryptor is not None and self.encryptor.applies(key[0], key[1]):
+            return self.encryptor.encrypt(data, "/".join(key).encode())
+        return data
+
+    def _open(self, key: Key, data: bytes) -> bytes:
+        if self.encryptor is not None:
+            return self.encryptor.decrypt(data, "/".join(key).encode())
+        return data
 
     def close(self) -> None:
         self._db.close()

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ..core.errors import ApiError, bad_request, gone
+from .encryption import Encryptor
 from .sqlite import SqliteBackend
 from .watch import Event, GroupResource, WatchHub
 
@@ -54,8 +55,10 @@ def decode_continue(token: str) -> tuple[int, str]:
 
 
 class Store:
-    def __init__(self, path: Path | str | None = None, *, history: int = 50000, durable: bool = False) -> None:
-        self._backend = SqliteBackend(path if path is not None else ":memory:", durable=durable)
+    def __init__(self, path: Path | str | None = None, *, history: int = 50000, durable: bool = False,
+                 encryptor: Encryptor | None = None) -> None:
+        self._backend = SqliteBackend(path if path is not None else ":memory:", durable=durable,
+                                      encryptor=encryptor)
         self._objects: dict[GroupResource, dict[ObjectKey, Entry]] = {}
         self._by_uid: dict[str, tuple[GroupResource, ObjectKey]] = {}
         self._dependents: dict[str, set[tuple[GroupResource, ObjectKey]]] = {}

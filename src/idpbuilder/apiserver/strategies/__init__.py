@@ -25,8 +25,15 @@ from .validation import name_is_subdomain
 __all__ = ["Strategy", "default", "prepare_for_create", "prepare_for_update", "strategy_for", "validate"]
 
 _STRATEGIES: dict[tuple[str, str], Strategy] = {
-    **pods.STRATEGIES, **apps.STRATEGIES, **batch.STRATEGIES, **services.STRATEGIES, **core.STRATEGIES,
-    **quota.STRATEGIES, **networking.STRATEGIES, **rbac.STRATEGIES, **other.STRATEGIES,
+    **pods.STRATEGIES,
+    **apps.STRATEGIES,
+    **batch.STRATEGIES,
+    **services.STRATEGIES,
+    **core.STRATEGIES,
+    **quota.STRATEGIES,
+    **networking.STRATEGIES,
+    **rbac.STRATEGIES,
+    **other.STRATEGIES,
 }
 
 
@@ -65,8 +72,9 @@ def prepare_for_create(group: str, kind: str, obj: dict[str, Any]) -> None:
         s.prepare_create(obj)
 
 
-def prepare_for_update(group: str, kind: str, obj: dict[str, Any], old: dict[str, Any],
-                       subresource: str | None = None) -> None:
+def prepare_for_update(
+    group: str, kind: str, obj: dict[str, Any], old: dict[str, Any], subresource: str | None = None
+) -> None:
     """Keep what clients may not change on update.
 
     `subresource` ("" for the main resource) lets server-owned fields that a subresource exists to

@@ -89,7 +89,11 @@ def _default_stateful_set(obj: Obj) -> None:
             if strategy.get("rollingUpdate") is None:
                 strategy["rollingUpdate"] = {}
         rolling = strategy.get("rollingUpdate")
-        if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict) and rolling.get("partition") is None:
+        if (
+            strategy["type"] == "RollingUpdate"
+            and isinstance(rolling, dict)
+            and rolling.get("partition") is None
+        ):
             rolling["partition"] = 0
     policy = ensure_dict(spec, "persistentVolumeClaimRetentionPolicy")
     if policy is not None:
@@ -139,12 +143,17 @@ def _default_daemon_set(obj: Obj) -> None:
 def _status(status: dict[str, Any]) -> Any:
     def prepare(obj: Obj) -> None:
         obj["status"] = dict(status)
+
     return prepare
 
 
 def _prepare_daemon_set_create(obj: Obj) -> None:
-    obj["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
-                     "numberReady": 0}
+    obj["status"] = {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    }
     meta = ensure_dict(obj, "metadata")
     if meta is not None:
         annotations = ensure_dict(meta, "annotations")
@@ -195,11 +204,20 @@ def positive_int_or_percent(value: Any, path: str) -> list[Cause]:
 
 def not_more_than_100(value: Any, path: str) -> list[Cause]:
     pct = _percent_value(value)
-    return [invalid(path, go_intstr(value), "must not be greater than 100%")] if pct is not None and pct > 100 else []
+    return (
+        [invalid(path, go_intstr(value), "must not be greater than 100%")]
+        if pct is not None and pct > 100
+        else []
+    )
 
 
-def _selector(spec: dict[str, Any], path: str, what: str, required_selector: bool = True,
-              empty_detail: str | None = None) -> tuple[list[Cause], bool]:
+def _selector(
+    spec: dict[str, Any],
+    path: str,
+    what: str,
+    required_selector: bool = True,
+    empty_detail: str | None = None,
+) -> tuple[list[Cause], bool]:
     """Checks of spec.selector; returns (causes, whether upstream could convert it)."""
     causes: list[Cause] = []
     sel = spec.get("selector")
@@ -210,7 +228,9 @@ def _selector(spec: dict[str, Any], path: str, what: str, required_selector: boo
     else:
         causes += validate_label_selector(sel, p)
         if selector_is_empty(sel):
-            causes.append(invalid(p, go_label_selector(sel), empty_detail or f"empty selector is invalid for {what}"))
+            causes.append(
+                invalid(p, go_label_selector(sel), empty_detail or f"empty selector is invalid for {what}")
+            )
     try:
         check_selector(sel)
     except SelectorError:
@@ -225,11 +245,18 @@ def _labels_match(spec: dict[str, Any], path: str) -> list[Cause]:
         return []
     if selector_matches(sel, labels):
         return []
-    return [invalid(child(path, "template", "metadata", "labels"), go_map(labels),
-                    "`selector` does not match template `labels`")]
+    return [
+        invalid(
+            child(path, "template", "metadata", "labels"),
+            go_map(labels),
+            "`selector` does not match template `labels`",
+        )
+    ]
 
 
-def _restart_always(spec: dict[str, Any], path: str, kind: str, deadline_invalid: bool = False) -> list[Cause]:
+def _restart_always(
+    spec: dict[str, Any], path: str, kind: str, deadline_invalid: bool = False
+) -> list[Cause]:
     pod_spec = as_dict(as_dict(spec.get("template")).get("spec"))
     causes = []
     restart = as_str(pod_spec.get("restartPolicy"))
@@ -254,7 +281,11 @@ def _deployment_strategy(spec: dict[str, Any], path: str) -> list[Cause]:
     p = child(path, "strategy")
     if kind == "Recreate":
         if rolling is not None:
-            return [forbidden(child(p, "rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'")]
+            return [
+                forbidden(
+                    child(p, "rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'"
+                )
+            ]
         return []
     if kind == "RollingUpdate":
         if not isinstance(rolling, dict):
@@ -264,11 +295,16 @@ def _deployment_strategy(spec: dict[str, Any], path: str) -> list[Cause]:
         causes = positive_int_or_percent(unavailable, child(rp, "maxUnavailable"))
         causes += positive_int_or_percent(surge, child(rp, "maxSurge"))
         if _int_or_percent(unavailable) == 0 and _int_or_percent(surge) == 0:
-            causes.append(invalid(child(rp, "maxUnavailable"), go_intstr(unavailable),
-                                  "may not be 0 when `maxSurge` is 0"))
+            causes.append(
+                invalid(
+                    child(rp, "maxUnavailable"), go_intstr(unavailable), "may not be 0 when `maxSurge` is 0"
+                )
+            )
         return causes + not_more_than_100(unavailable, child(rp, "maxUnavailable"))
-    rendered = Go(f"apps.DeploymentStrategy{{Type:{go_quote(kind)}, "
-                  f"RollingUpdate:{go_pointer('apps.RollingUpdateDeployment', rolling)}}}")
+    rendered = Go(
+        f"apps.DeploymentStrategy{{Type:{go_quote(kind)}, "
+        f"RollingUpdate:{go_pointer('apps.RollingUpdateDeployment', rolling)}}}"
+    )
     return [not_supported(p, rendered, ("Recreate", "RollingUpdate"))]
 
 
@@ -280,7 +316,9 @@ def _validate_deployment(obj: Obj, old: Obj | None) -> list[Cause]:
     if convertible:
         causes += _replica_set_template(spec, "spec")
     else:
-        causes.append(invalid("spec.selector", go_label_selector(spec.get("selector")), "invalid label selector"))
+        causes.append(
+            invalid("spec.selector", go_label_selector(spec.get("selector")), "invalid label selector")
+        )
     causes += _deployment_strategy(spec, "spec")
     causes += nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"))
     causes += nonnegative("spec.revisionHistoryLimit", spec.get("revisionHistoryLimit"))
@@ -288,7 +326,9 @@ def _validate_deployment(obj: Obj, old: Obj | None) -> list[Cause]:
     if deadline is not None:
         causes += nonnegative("spec.progressDeadlineSeconds", deadline)
         if deadline <= (as_int(spec.get("minReadySeconds")) or 0):
-            causes.append(invalid("spec.progressDeadlineSeconds", deadline, "must be greater than minReadySeconds"))
+            causes.append(
+                invalid("spec.progressDeadlineSeconds", deadline, "must be greater than minReadySeconds")
+            )
     return causes + _selector_immutable(obj, old)
 
 
@@ -311,7 +351,9 @@ def _validate_replica_set(obj: Obj, old: Obj | None) -> list[Cause]:
     if convertible:
         causes += _replica_set_template(spec, "spec")
     else:
-        causes.append(invalid("spec.selector", go_label_selector(spec.get("selector")), "invalid label selector"))
+        causes.append(
+            invalid("spec.selector", go_label_selector(spec.get("selector")), "invalid label selector")
+        )
     return causes + _selector_immutable(obj, old)
 
 
@@ -323,9 +365,15 @@ def _stateful_set_strategy(spec: dict[str, Any]) -> list[Cause]:
         return [required(path)]
     if kind == "OnDelete":
         if isinstance(rolling, dict):
-            rendered = Go(f"apps.RollingUpdateStatefulSetStrategy{{Partition:{as_int(rolling.get('partition')) or 0}, "
-                          f"MaxUnavailable:{go_pointer('intstr.IntOrString', rolling.get('maxUnavailable'))}}}")
-            return [invalid(child(path, "rollingUpdate"), rendered, "only allowed for updateStrategy 'RollingUpdate'")]
+            rendered = Go(
+                f"apps.RollingUpdateStatefulSetStrategy{{Partition:{as_int(rolling.get('partition')) or 0}, "
+                f"MaxUnavailable:{go_pointer('intstr.IntOrString', rolling.get('maxUnavailable'))}}}"
+            )
+            return [
+                invalid(
+                    child(path, "rollingUpdate"), rendered, "only allowed for updateStrategy 'RollingUpdate'"
+                )
+            ]
         return []
     if kind == "RollingUpdate":
         if not isinstance(rolling, dict):
@@ -339,8 +387,10 @@ def _stateful_set_strategy(spec: dict[str, Any]) -> list[Cause]:
                 causes.append(invalid(child(rp, "maxUnavailable"), go_intstr(unavailable), "cannot be 0"))
             causes += not_more_than_100(unavailable, child(rp, "maxUnavailable"))
         return causes
-    rendered = Go(f"apps.StatefulSetUpdateStrategy{{Type:{go_quote(kind)}, "
-                  f"RollingUpdate:{go_pointer('apps.RollingUpdateStatefulSetStrategy', rolling)}}}")
+    rendered = Go(
+        f"apps.StatefulSetUpdateStrategy{{Type:{go_quote(kind)}, "
+        f"RollingUpdate:{go_pointer('apps.RollingUpdateStatefulSetStrategy', rolling)}}}"
+    )
     return [invalid(path, rendered, "must be 'RollingUpdate' or 'OnDelete'")]
 
 
@@ -358,8 +408,11 @@ def _validate_stateful_set(obj: Obj, old: Obj | None) -> list[Cause]:
         for name in ("whenDeleted", "whenScaled"):
             value = as_str(retention.get(name))
             if value not in ("Retain", "Delete"):
-                causes.append(not_supported(child("spec.persistentVolumeClaimRetentionPolicy", name), value,
-                                            ("Retain", "Delete")))
+                causes.append(
+                    not_supported(
+                        child("spec.persistentVolumeClaimRetentionPolicy", name), value, ("Retain", "Delete")
+                    )
+                )
     causes += nonnegative("spec.replicas", spec.get("replicas"))
     causes += nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"))
     if isinstance(spec.get("ordinals"), dict):
@@ -376,15 +429,26 @@ def _validate_stateful_set(obj: Obj, old: Obj | None) -> list[Cause]:
         causes.append(invalid("spec.selector", go_label_selector(spec.get("selector")), ""))
     causes += _restart_always(spec, "spec", "StatefulSet")
     if old is not None:
-        frozen = ("replicas", "template", "updateStrategy", "minReadySeconds", "ordinals",
-                  "persistentVolumeClaimRetentionPolicy")
+        frozen = (
+            "replicas",
+            "template",
+            "updateStrategy",
+            "minReadySeconds",
+            "ordinals",
+            "persistentVolumeClaimRetentionPolicy",
+        )
         new_rest = {k: v for k, v in spec.items() if k not in frozen}
         old_rest = {k: v for k, v in as_dict(old.get("spec")).items() if k not in frozen}
         if new_rest != old_rest:
-            causes.append(forbidden("spec", "updates to statefulset spec for fields other than 'replicas', "
-                                            "'ordinals', 'template', 'updateStrategy', "
-                                            "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
-                                            "forbidden"))
+            causes.append(
+                forbidden(
+                    "spec",
+                    "updates to statefulset spec for fields other than 'replicas', "
+                    "'ordinals', 'template', 'updateStrategy', "
+                    "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+                    "forbidden",
+                )
+            )
     return causes
 
 
@@ -405,13 +469,18 @@ def _daemon_set_strategy(spec: dict[str, Any]) -> list[Cause]:
         causes += not_more_than_100(surge, child(rp, "maxSurge"))
         has_unavailable, has_surge = _int_or_percent(unavailable) != 0, _int_or_percent(surge) != 0
         if has_unavailable and has_surge:
-            causes.append(invalid(child(rp, "maxSurge"), go_intstr(surge), "may not be set when maxUnavailable is "
-                                                                             "non-zero"))
+            causes.append(
+                invalid(
+                    child(rp, "maxSurge"), go_intstr(surge), "may not be set when maxUnavailable is non-zero"
+                )
+            )
         elif not has_unavailable and not has_surge:
             causes.append(required(child(rp, "maxUnavailable"), "cannot be 0 when maxSurge is 0"))
         return causes
-    rendered = Go(f"apps.DaemonSetUpdateStrategy{{Type:{go_quote(kind)}, "
-                  f"RollingUpdate:{go_pointer('apps.RollingUpdateDaemonSet', rolling)}}}")
+    rendered = Go(
+        f"apps.DaemonSetUpdateStrategy{{Type:{go_quote(kind)}, "
+        f"RollingUpdate:{go_pointer('apps.RollingUpdateDaemonSet', rolling)}}}"
+    )
     return [not_supported(path, rendered, ("RollingUpdate", "OnDelete"))]
 
 
@@ -425,7 +494,9 @@ def _validate_daemon_set(obj: Obj, old: Obj | None) -> list[Cause]:
         pass
     sel = spec.get("selector")
     if isinstance(sel, dict) and selector_is_empty(sel):
-        causes.append(invalid("spec.selector", go_label_selector(sel), "empty selector is invalid for daemonset"))
+        causes.append(
+            invalid("spec.selector", go_label_selector(sel), "empty selector is invalid for daemonset")
+        )
     causes += validate_template(spec.get("template"), "spec.template")
     causes += _restart_always(spec, "spec", "DaemonSet")
     causes += nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"))
@@ -447,14 +518,22 @@ def _prepare_stateful_set_create(obj: Obj) -> None:
 
 
 STRATEGIES = {
-    ("apps", "Deployment"): Strategy(default=_default_deployment, validate=_validate_deployment,
-                                     prepare_create=_status({})),
-    ("apps", "ReplicaSet"): Strategy(default=_default_replica_set, validate=_validate_replica_set,
-                                     prepare_create=_status({"replicas": 0})),
-    ("apps", "StatefulSet"): Strategy(default=_default_stateful_set, validate=_validate_stateful_set,
-                                      prepare_create=_prepare_stateful_set_create),
-    ("apps", "DaemonSet"): Strategy(default=_default_daemon_set, validate=_validate_daemon_set,
-                                    prepare_create=_prepare_daemon_set_create,
-                                    prepare_update=_prepare_daemon_set_update),
+    ("apps", "Deployment"): Strategy(
+        default=_default_deployment, validate=_validate_deployment, prepare_create=_status({})
+    ),
+    ("apps", "ReplicaSet"): Strategy(
+        default=_default_replica_set, validate=_validate_replica_set, prepare_create=_status({"replicas": 0})
+    ),
+    ("apps", "StatefulSet"): Strategy(
+        default=_default_stateful_set,
+        validate=_validate_stateful_set,
+        prepare_create=_prepare_stateful_set_create,
+    ),
+    ("apps", "DaemonSet"): Strategy(
+        default=_default_daemon_set,
+        validate=_validate_daemon_set,
+        prepare_create=_prepare_daemon_set_create,
+        prepare_update=_prepare_daemon_set_update,
+    ),
     ("apps", "ControllerRevision"): Strategy(validate=_validate_controller_revision),
 }

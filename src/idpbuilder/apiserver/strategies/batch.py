@@ -66,8 +66,9 @@ def _default_job(obj: Obj) -> None:
     if spec.get("suspend") is None:
         spec["suspend"] = False
     if spec.get("podReplacementPolicy") is None:
-        spec["podReplacementPolicy"] = "Failed" if spec.get("podFailurePolicy") is not None \
-            else "TerminatingOrFailed"
+        spec["podReplacementPolicy"] = (
+            "Failed" if spec.get("podFailurePolicy") is not None else "TerminatingOrFailed"
+        )
     if spec.get("manualSelector") is None:
         spec["manualSelector"] = False
     default_template(ensure_dict(spec, "template"))
@@ -110,8 +111,12 @@ def _prepare_job_create(obj: Obj) -> None:
     labels = ensure_dict(template_meta, "labels") if template_meta is not None else None
     if labels is None:
         return
-    for label, value in ((LEGACY_JOB_NAME, name), (JOB_NAME, name), (LEGACY_CONTROLLER_UID, uid),
-                         (CONTROLLER_UID, uid)):
+    for label, value in (
+        (LEGACY_JOB_NAME, name),
+        (JOB_NAME, name),
+        (LEGACY_CONTROLLER_UID, uid),
+        (CONTROLLER_UID, uid),
+    ):
         labels.setdefault(label, value)
     selector = ensure_dict(spec, "selector")
     match_labels = ensure_dict(selector, "matchLabels") if selector is not None else None
@@ -136,20 +141,33 @@ def _pod_failure_policy(spec: dict[str, Any], path: str) -> list[Cause]:
         action = as_str(rule.get("action"))
         if action not in _POLICY_ACTIONS:
             causes.append(not_supported(child(p, "action"), action, _POLICY_ACTIONS))
-        has_codes, has_conditions = rule.get("onExitCodes") is not None, rule.get("onPodConditions") is not None
+        has_codes, has_conditions = (
+            rule.get("onExitCodes") is not None,
+            rule.get("onPodConditions") is not None,
+        )
         if has_codes and has_conditions:
-            causes.append(invalid(p, go_object(rule), "specifying both OnExitCodes and OnPodConditions is not "
-                                                      "supported"))
+            causes.append(
+                invalid(
+                    p, go_object(rule), "specifying both OnExitCodes and OnPodConditions is not supported"
+                )
+            )
         elif not has_codes and not has_conditions:
-            causes.append(invalid(p, go_object(rule), "specifying one of OnExitCodes and OnPodConditions is "
-                                                      "required"))
+            causes.append(
+                invalid(p, go_object(rule), "specifying one of OnExitCodes and OnPodConditions is required")
+            )
     return causes
 
 
 def _job_spec(spec: dict[str, Any], path: str) -> list[Cause]:
     """validateJobSpec: what Jobs and CronJob job templates share."""
     causes: list[Cause] = []
-    for name in ("parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"):
+    for name in (
+        "parallelism",
+        "completions",
+        "activeDeadlineSeconds",
+        "backoffLimit",
+        "ttlSecondsAfterFinished",
+    ):
         causes += nonnegative(child(path, name), spec.get(name))
     mode = spec.get("completionMode")
     if mode is not None:
@@ -160,9 +178,14 @@ def _job_spec(spec: dict[str, Any], path: str) -> list[Cause]:
                 causes.append(required(child(path, "completions"), "when completion mode is Indexed"))
             parallelism = as_int(spec.get("parallelism"))
             if parallelism is not None and parallelism > _MAX_PARALLELISM_INDEXED:
-                causes.append(invalid(child(path, "parallelism"), parallelism,
-                                      f"must be less than or equal to {_MAX_PARALLELISM_INDEXED} when completion "
-                                      "mode is Indexed"))
+                causes.append(
+                    invalid(
+                        child(path, "parallelism"),
+                        parallelism,
+                        f"must be less than or equal to {_MAX_PARALLELISM_INDEXED} when completion "
+                        "mode is Indexed",
+                    )
+                )
     if mode != "Indexed":
         for name in ("backoffLimitPerIndex", "maxFailedIndexes"):
             value = as_int(spec.get(name))
@@ -176,8 +199,11 @@ def _job_spec(spec: dict[str, Any], path: str) -> list[Cause]:
             if replacement != "Failed":
                 causes.append(not_supported(child(path, "podReplacementPolicy"), replacement, ("Failed",)))
         elif replacement not in ("Failed", "TerminatingOrFailed"):
-            causes.append(not_supported(child(path, "podReplacementPolicy"), replacement,
-                                        ("Failed", "TerminatingOrFailed")))
+            causes.append(
+                not_supported(
+                    child(path, "podReplacementPolicy"), replacement, ("Failed", "TerminatingOrFailed")
+                )
+            )
     causes += validate_template(spec.get("template"), child(path, "template"))
     restart = as_str(as_dict(as_dict(spec.get("template")).get("spec")).get("restartPolicy"))
     restart_path = child(path, "template", "spec", "restartPolicy")
@@ -186,7 +212,9 @@ def _job_spec(spec: dict[str, Any], path: str) -> list[Cause]:
     elif restart not in ("OnFailure", "Never"):
         causes.append(not_supported(restart_path, restart, ("OnFailure", "Never")))
     elif spec.get("podFailurePolicy") is not None and restart != "Never":
-        causes.append(invalid(restart_path, restart, 'only "Never" is supported when podFailurePolicy is specified'))
+        causes.append(
+            invalid(restart_path, restart, 'only "Never" is supported when podFailurePolicy is specified')
+        )
     return causes
 
 
@@ -203,7 +231,9 @@ def _generated_selector(obj: Obj, require_prefixed: bool) -> list[Cause]:
     expected = {LEGACY_CONTROLLER_UID: uid, LEGACY_JOB_NAME: name}
     if require_prefixed:
         expected.update({CONTROLLER_UID: uid, JOB_NAME: name})
-    for label in (LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME) + ((CONTROLLER_UID, JOB_NAME) if require_prefixed else ()):
+    for label in (LEGACY_CONTROLLER_UID, LEGACY_JOB_NAME) + (
+        (CONTROLLER_UID, JOB_NAME) if require_prefixed else ()
+    ):
         p = key("spec.template.metadata.labels", label)
         if label not in labels:
             causes.append(required(p, f"must be '{expected[label]}'"))
@@ -211,7 +241,9 @@ def _generated_selector(obj: Obj, require_prefixed: bool) -> list[Cause]:
             causes.append(invalid(p, go_map(labels), f"must be '{expected[label]}'"))
     try:
         if not selector_matches(spec["selector"], expected):
-            causes.append(invalid("spec.selector", go_label_selector(spec["selector"]), "`selector` not auto-generated"))
+            causes.append(
+                invalid("spec.selector", go_label_selector(spec["selector"]), "`selector` not auto-generated")
+            )
     except SelectorError:
         pass
     return causes
@@ -222,7 +254,9 @@ def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
     meta = as_dict(obj.get("metadata"))
     require_prefixed = True
     if old is not None:
-        old_labels = as_dict(as_dict(as_dict(as_dict(old.get("spec")).get("template")).get("metadata")).get("labels"))
+        old_labels = as_dict(
+            as_dict(as_dict(as_dict(old.get("spec")).get("template")).get("metadata")).get("labels")
+        )
         require_prefixed = JOB_NAME in old_labels and CONTROLLER_UID in old_labels
     causes = _generated_selector(obj, require_prefixed)
     causes += _job_spec(spec, "spec")
@@ -233,13 +267,14 @@ def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
         causes += validate_label_selector(selector, "spec.selector")
     try:
         check_selector(selector)
-        if isinstance(selector, dict):
-            if selector_is_empty(selector):
-                causes.append(required("spec.selector"))
-            labels = as_dict(as_dict(spec.get("template")).get("metadata")).get("labels")
-            if not selector_matches(selector, labels):
-                causes.append(invalid("spec.template.metadata.labels", go_map(labels),
-                                      "`selector` does not match template `labels`"))
+        if isinstance(selector, dict) and selector_is_empty(selector):
+            causes.append(required("spec.selector"))
+        # A missing selector selects nothing, so it never matches the template either.
+        labels = as_dict(as_dict(spec.get("template")).get("metadata")).get("labels")
+        if not (isinstance(selector, dict) and selector_is_empty(selector)) and not selector_matches(selector, labels):
+            causes.append(
+                invalid("spec.template.metadata.labels", go_map(labels), "`selector` does not match template `labels`")
+            )
     except SelectorError:
         pass
     completions = as_int(spec.get("completions"))
@@ -247,8 +282,11 @@ def _validate_job(obj: Obj, old: Obj | None) -> list[Cause]:
         name = as_str(meta.get("name"))
         hostname = f"{name}-{completions - 1}"
         if is_dns1123_label(hostname):
-            causes.append(invalid("metadata.name", name,
-                                  f"will not able to create pod with invalid DNS label: {hostname}"))
+            causes.append(
+                invalid(
+                    "metadata.name", name, f"will not able to create pod with invalid DNS label: {hostname}"
+                )
+            )
     if old is not None:
         causes += _job_update(spec, old)
     return causes
@@ -262,12 +300,22 @@ def _job_update(spec: dict[str, Any], old_job: Obj) -> list[Cause]:
         if spec.get("completionMode") != "Indexed":
             causes.append(immutable("spec.completions", as_int(spec.get("completions"))))
         elif spec.get("completions") is not None and spec.get("completions") != spec.get("parallelism"):
-            causes.append(invalid("spec.completions", as_int(spec.get("completions")),
-                                  "can only be modified in tandem with spec.parallelism"))
+            causes.append(
+                invalid(
+                    "spec.completions",
+                    as_int(spec.get("completions")),
+                    "can only be modified in tandem with spec.parallelism",
+                )
+            )
     if spec.get("selector") != old.get("selector"):
         causes.append(immutable("spec.selector", go_label_selector(spec.get("selector"))))
     template, old_template = spec.get("template"), copy.deepcopy(old.get("template"))
-    if old.get("suspend") is True and never_started and isinstance(template, dict) and isinstance(old_template, dict):
+    if (
+        old.get("suspend") is True
+        and never_started
+        and isinstance(template, dict)
+        and isinstance(old_template, dict)
+    ):
         # A suspended job that never started may change where its pods run.
         new_pod, old_pod = as_dict(template.get("spec")), as_dict(old_template.get("spec"))
         for name in ("nodeSelector", "tolerations", "schedulingGates"):
@@ -288,8 +336,12 @@ def _job_update(spec: dict[str, Any], old_job: Obj) -> list[Cause]:
         causes.append(immutable("spec.template", go_object(template)))
     for name in ("completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy", "successPolicy"):
         if spec.get(name) != old.get(name):
-            causes.append(immutable(child("spec", name), spec.get(name) if isinstance(spec.get(name), str | int)
-                                    else go_object(spec.get(name))))
+            causes.append(
+                immutable(
+                    child("spec", name),
+                    spec.get(name) if isinstance(spec.get(name), str | int) else go_object(spec.get(name)),
+                )
+            )
     return causes
 
 
@@ -314,9 +366,11 @@ def _validate_cron_job(obj: Obj, old: Obj | None) -> list[Cause]:
             causes.append(invalid("spec.schedule", schedule, str(exc)))
         allow_tz = old_spec is not None and "TZ" in as_str(old_spec.get("schedule"))
         if "TZ" in schedule and (not allow_tz or spec.get("timeZone") is not None):
-            detail = ("cannot use both timeZone field and TZ or CRON_TZ in schedule"
-                      if allow_tz and spec.get("timeZone") is not None
-                      else "cannot use TZ or CRON_TZ in schedule, use timeZone field instead")
+            detail = (
+                "cannot use both timeZone field and TZ or CRON_TZ in schedule"
+                if allow_tz and spec.get("timeZone") is not None
+                else "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
+            )
             causes.append(invalid("spec.schedule", schedule, detail))
     causes += nonnegative("spec.startingDeadlineSeconds", spec.get("startingDeadlineSeconds"))
     zone = spec.get("timeZone")
@@ -330,8 +384,13 @@ def _validate_cron_job(obj: Obj, old: Obj | None) -> list[Cause]:
     job_spec = as_dict(as_dict(spec.get("jobTemplate")).get("spec"))
     causes += _job_spec(job_spec, "spec.jobTemplate.spec")
     if job_spec.get("selector") is not None:
-        causes.append(invalid("spec.jobTemplate.spec.selector", go_label_selector(job_spec["selector"]),
-                              "`selector` will be auto-generated"))
+        causes.append(
+            invalid(
+                "spec.jobTemplate.spec.selector",
+                go_label_selector(job_spec["selector"]),
+                "`selector` will be auto-generated",
+            )
+        )
     if job_spec.get("manualSelector") is True:
         causes.append(not_supported("spec.jobTemplate.spec.manualSelector", True, ("nil", "false")))
     for name in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
@@ -343,7 +402,10 @@ def _validate_cron_job(obj: Obj, old: Obj | None) -> list[Cause]:
 
 
 STRATEGIES = {
-    ("batch", "Job"): Strategy(default=_default_job, validate=_validate_job, prepare_create=_prepare_job_create),
-    ("batch", "CronJob"): Strategy(default=_default_cron_job, validate=_validate_cron_job,
-                                   prepare_create=_clear_status),
+    ("batch", "Job"): Strategy(
+        default=_default_job, validate=_validate_job, prepare_create=_prepare_job_create
+    ),
+    ("batch", "CronJob"): Strategy(
+        default=_default_cron_job, validate=_validate_cron_job, prepare_create=_clear_status
+    ),
 }

@@ -39,19 +39,37 @@ from .validation import (
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
-_ENV_FIELD_PATHS = ("metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName",
-                    "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs")
-_ENV_RESOURCES = ("limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu",
-                  "requests.ephemeral-storage", "requests.memory")
+_ENV_FIELD_PATHS = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.hostIP",
+    "status.hostIPs",
+    "status.podIP",
+    "status.podIPs",
+)
+_ENV_RESOURCES = (
+    "limits.cpu",
+    "limits.ephemeral-storage",
+    "limits.memory",
+    "requests.cpu",
+    "requests.ephemeral-storage",
+    "requests.memory",
+)
 
 # distribution/reference grammar, enough to tell a tag from a registry port or a digest.
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_DOMAIN = (r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-           r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
+_DOMAIN = (
+    r"(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+    r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+)
 _REFERENCE = re.compile(
     rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$")
+    r"(?:@(?P<digest>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$"
+)
 _HEX64 = re.compile(r"^[a-f0-9]{64}$")
 
 
@@ -78,8 +96,12 @@ def default_http_get(handler: Any) -> None:
 def default_probe(probe: Any) -> None:
     if not isinstance(probe, dict):
         return
-    for name, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
-                        ("failureThreshold", 3)):
+    for name, value in (
+        ("timeoutSeconds", 1),
+        ("periodSeconds", 10),
+        ("successThreshold", 1),
+        ("failureThreshold", 3),
+    ):
         if not probe.get(name):
             probe[name] = value
     default_http_get(probe)
@@ -200,16 +222,23 @@ def _env(env: Any, path: str) -> list[Cause]:
             rp = child(sp, "resourceFieldRef", "resource")
             if not resource:
                 causes.append(required(rp))
-            elif resource not in _ENV_RESOURCES and not resource.startswith(("requests.hugepages-",
-                                                                              "limits.hugepages-")):
+            elif resource not in _ENV_RESOURCES and not resource.startswith(
+                ("requests.hugepages-", "limits.hugepages-")
+            ):
                 causes.append(not_supported(rp, resource, _ENV_RESOURCES))
         for ref in ("configMapKeyRef", "secretKeyRef"):
             if isinstance(source.get(ref), dict):
                 count += 1
                 causes += _key_selector(source[ref], child(sp, ref))
         if count == 0:
-            causes.append(invalid(sp, "", "must specify one of: `fieldRef`, `resourceFieldRef`, "
-                                          "`configMapKeyRef` or `secretKeyRef`"))
+            causes.append(
+                invalid(
+                    sp,
+                    "",
+                    "must specify one of: `fieldRef`, `resourceFieldRef`, "
+                    "`configMapKeyRef` or `secretKeyRef`",
+                )
+            )
         elif as_str(var.get("value")):
             causes.append(invalid(sp, "", "may not be specified when `value` is not empty"))
         elif count > 1:
@@ -260,13 +289,19 @@ def _volume_mounts(c: dict[str, Any], volumes: dict[str, dict[str, Any]], path: 
             causes += local_descending_path(sub_path, child(path, "subPath"))
         if sub_expr:
             if sub_path:
-                causes.append(invalid(child(p, "subPathExpr"), sub_expr,
-                                      "subPathExpr and subPath are mutually exclusive"))
+                causes.append(
+                    invalid(
+                        child(p, "subPathExpr"), sub_expr, "subPathExpr and subPath are mutually exclusive"
+                    )
+                )
             causes += local_descending_path(sub_expr, child(path, "subPathExpr"))
         propagation = mount.get("mountPropagation")
         if propagation is not None and propagation not in ("Bidirectional", "HostToContainer", "None"):
-            causes.append(not_supported(child(path, "mountPropagation"), propagation,
-                                        ("Bidirectional", "HostToContainer", "None")))
+            causes.append(
+                not_supported(
+                    child(path, "mountPropagation"), propagation, ("Bidirectional", "HostToContainer", "None")
+                )
+            )
     return causes
 
 
@@ -309,10 +344,16 @@ def _handler(handler: dict[str, Any], path: str, grace: int | None, with_grpc: b
         elif kind == "sleep":
             seconds = as_int(body.get("seconds")) or 0
             if grace is not None and (seconds <= 0 or seconds > grace):
-                causes.append(invalid(p, seconds, f"must be greater than 0 and less than "
-                                                  f"terminationGracePeriodSeconds ({grace}). Enable "
-                                                  "AllowPodLifecycleSleepActionZeroValue feature gate for "
-                                                  "zero sleep."))
+                causes.append(
+                    invalid(
+                        p,
+                        seconds,
+                        f"must be greater than 0 and less than "
+                        f"terminationGracePeriodSeconds ({grace}). Enable "
+                        "AllowPodLifecycleSleepActionZeroValue feature gate for "
+                        "zero sleep.",
+                    )
+                )
     if count == 0:
         causes.append(required(path, "must specify a handler type"))
     return causes
@@ -331,17 +372,28 @@ def _probe(c: dict[str, Any], name: str, path: str, grace: int | None) -> list[C
         return []
     p = child(path, name)
     causes = _handler(probe, p, grace, with_grpc=True)
-    for f in ("initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"):
+    for f in (
+        "initialDelaySeconds",
+        "timeoutSeconds",
+        "periodSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ):
         causes += nonnegative(child(p, f), probe.get(f))
     tgps = as_int(probe.get("terminationGracePeriodSeconds"))
     if tgps is not None and tgps <= 0:
         causes.append(invalid(child(p, "terminationGracePeriodSeconds"), tgps, "must be greater than 0"))
     if name == "readinessProbe":
         if probe.get("terminationGracePeriodSeconds") is not None:
-            causes.append(invalid(child(p, "terminationGracePeriodSeconds"), tgps,
-                                  "must not be set for readinessProbes"))
+            causes.append(
+                invalid(
+                    child(p, "terminationGracePeriodSeconds"), tgps, "must not be set for readinessProbes"
+                )
+            )
     elif as_int(probe.get("successThreshold")) != 1:
-        causes.append(invalid(child(p, "successThreshold"), as_int(probe.get("successThreshold")), "must be 1"))
+        causes.append(
+            invalid(child(p, "successThreshold"), as_int(probe.get("successThreshold")), "must be 1")
+        )
     return causes
 
 
@@ -371,8 +423,9 @@ def validate_common(c: dict[str, Any], volumes: dict[str, dict[str, Any]], path:
     if not policy:
         causes.append(required(child(path, "terminationMessagePolicy")))
     elif policy not in ("File", "FallbackToLogsOnError"):
-        causes.append(not_supported(child(path, "terminationMessagePolicy"), policy,
-                                    ("File", "FallbackToLogsOnError")))
+        causes.append(
+            not_supported(child(path, "terminationMessagePolicy"), policy, ("File", "FallbackToLogsOnError"))
+        )
     causes += _ports(c.get("ports"), child(path, "ports"))
     causes += _env(c.get("env"), child(path, "env"))
     causes += _env_from(c.get("envFrom"), child(path, "envFrom"))
@@ -440,8 +493,11 @@ def validate_containers(spec: dict[str, Any], volumes: dict[str, dict[str, Any]]
         else:
             for f in ("lifecycle",) + _PROBES:
                 if c.get(f) is not None:
-                    causes.append(forbidden(child(p, f),
-                                            "may not be set for init containers without restartPolicy=Always"))
+                    causes.append(
+                        forbidden(
+                            child(p, f), "may not be set for init containers without restartPolicy=Always"
+                        )
+                    )
     epath = child(path, "ephemeralContainers")
     for i, c in enumerate(as_list(spec.get("ephemeralContainers"))):
         c, p = as_dict(c), index(epath, i)
@@ -452,7 +508,8 @@ def validate_containers(spec: dict[str, Any], volumes: dict[str, dict[str, Any]]
         names.add(name)
         target = as_str(c.get("targetContainerName"))
         if target and target not in {as_str(x.get("name")) for x in containers} | {
-                as_str(as_dict(x).get("name")) for x in as_list(spec.get("initContainers"))}:
+            as_str(as_dict(x).get("name")) for x in as_list(spec.get("initContainers"))
+        }:
             causes.append(not_found(child(p, "targetContainerName"), target))
         for f in ("ports", "resources", "lifecycle") + _PROBES:
             if c.get(f) not in (None, {}, []):

@@ -199,8 +199,13 @@ def _validate_namespace(obj: Obj, old: Obj | None) -> list[Cause]:
         name = as_str(f)
         causes += [invalid("spec.finalizers", name, m) for m in is_qualified_name(name)]
         if "/" not in name and name not in STANDARD_FINALIZERS:
-            causes.append(invalid("spec.finalizers", name,
-                                  "name is neither a standard finalizer name nor is it fully qualified"))
+            causes.append(
+                invalid(
+                    "spec.finalizers",
+                    name,
+                    "name is neither a standard finalizer name nor is it fully qualified",
+                )
+            )
     return causes
 
 
@@ -224,7 +229,9 @@ def _validate_event(obj: Obj, old: Obj | None) -> list[Cause]:
     namespace = as_str(as_dict(obj.get("metadata")).get("namespace"))
     involved_ns = as_str(as_dict(obj.get("involvedObject")).get("namespace"))
     if not obj.get("eventTime"):
-        if (not involved_ns and namespace not in ("", "default")) or (involved_ns and namespace != involved_ns):
+        if (not involved_ns and namespace not in ("", "default")) or (
+            involved_ns and namespace != involved_ns
+        ):
             causes.append(invalid("involvedObject.namespace", involved_ns, "does not match event.namespace"))
     else:
         if not involved_ns and namespace not in ("default", "kube-system"):
@@ -233,8 +240,11 @@ def _validate_event(obj: Obj, old: Obj | None) -> list[Cause]:
         if not controller:
             causes.append(required("reportingComponent"))
         causes += [invalid("reportingComponent", controller, m) for m in is_qualified_name(controller)]
-        for name, limit in (("reportingInstance", _REPORTING_LIMIT), ("action", _ACTION_LIMIT),
-                            ("reason", _REASON_LIMIT)):
+        for name, limit in (
+            ("reportingInstance", _REPORTING_LIMIT),
+            ("action", _ACTION_LIMIT),
+            ("reason", _REASON_LIMIT),
+        ):
             value = as_str(obj.get(name))
             if not value:
                 causes.append(required(name))
@@ -268,7 +278,9 @@ def _validate_endpoints(obj: Obj, old: Obj | None) -> list[Cause]:
                 causes += ip_errors(child(ap, "ip"), as_str(address.get("ip")))
                 hostname = as_str(address.get("hostname"))
                 if hostname:
-                    causes += [invalid(child(ap, "hostname"), hostname, m) for m in is_dns1123_label(hostname)]
+                    causes += [
+                        invalid(child(ap, "hostname"), hostname, m) for m in is_dns1123_label(hostname)
+                    ]
         ports = as_list(subset.get("ports"))
         for j, port in enumerate(ports):
             port, pp = as_dict(port), index(child(p, "ports"), j)
@@ -319,8 +331,9 @@ def _access_modes(spec: dict[str, Any], path: str) -> list[Cause]:
         if mode not in _ACCESS_MODES:
             causes.append(not_supported(child(path, "accessModes"), mode, _ACCESS_MODES))
     if "ReadWriteOncePod" in modes and len(modes) > 1:
-        causes.append(forbidden(child(path, "accessModes"),
-                                "may not use ReadWriteOncePod with other access modes"))
+        causes.append(
+            forbidden(child(path, "accessModes"), "may not use ReadWriteOncePod with other access modes")
+        )
     return causes
 
 
@@ -363,16 +376,28 @@ def _validate_pvc(obj: Obj, old: Obj | None) -> list[Cause]:
     if old is not None:
         old_spec = as_dict(old.get("spec"))
         mutable = ("resources", "volumeAttributesClassName", "volumeName")
-        if {k: v for k, v in spec.items() if k not in mutable} != \
-                {k: v for k, v in old_spec.items() if k not in mutable}:
-            causes.append(forbidden("spec", "spec is immutable after creation except resources.requests and "
-                                            "volumeAttributesClassName for bound claims"))
+        if {k: v for k, v in spec.items() if k not in mutable} != {
+            k: v for k, v in old_spec.items() if k not in mutable
+        }:
+            causes.append(
+                forbidden(
+                    "spec",
+                    "spec is immutable after creation except resources.requests and "
+                    "volumeAttributesClassName for bound claims",
+                )
+            )
         old_storage = as_dict(as_dict(old_spec.get("resources")).get("requests")).get("storage")
         if old_storage is not None and "storage" in requests:
             try:
-                if resources.parse_quantity(requests["storage"]).value < resources.parse_quantity(old_storage).value:
-                    causes.append(forbidden("spec.resources.requests.storage",
-                                            "field can not be less than previous value"))
+                if (
+                    resources.parse_quantity(requests["storage"]).value
+                    < resources.parse_quantity(old_storage).value
+                ):
+                    causes.append(
+                        forbidden(
+                            "spec.resources.requests.storage", "field can not be less than previous value"
+                        )
+                    )
             except resources.QuantityError:
                 pass
     return causes
@@ -389,20 +414,27 @@ def _default_node(obj: Obj) -> None:
 def _status(value: dict[str, Any]) -> Any:
     def prepare(obj: Obj) -> None:
         obj["status"] = copy.deepcopy(value)
+
     return prepare
 
 
 STRATEGIES = {
     ("", "ConfigMap"): Strategy(validate=_validate_config_map),
     ("", "Secret"): Strategy(default=_default_secret, validate=_validate_secret),
-    ("", "Namespace"): Strategy(name_fn=name_is_dns_label, default=_default_namespace, validate=_validate_namespace,
-                                prepare_create=_prepare_namespace_create),
+    ("", "Namespace"): Strategy(
+        name_fn=name_is_dns_label,
+        default=_default_namespace,
+        validate=_validate_namespace,
+        prepare_create=_prepare_namespace_create,
+    ),
     ("", "ServiceAccount"): Strategy(),
     ("", "Event"): Strategy(default=_default_event, validate=_validate_event),
     ("", "Endpoints"): Strategy(default=_default_endpoints, validate=_validate_endpoints),
-    ("", "PersistentVolume"): Strategy(default=_default_pv, validate=_validate_pv,
-                                       prepare_create=_status({"phase": "Pending"})),
-    ("", "PersistentVolumeClaim"): Strategy(default=_default_pvc, validate=_validate_pvc,
-                                            prepare_create=_status({"phase": "Pending"})),
+    ("", "PersistentVolume"): Strategy(
+        default=_default_pv, validate=_validate_pv, prepare_create=_status({"phase": "Pending"})
+    ),
+    ("", "PersistentVolumeClaim"): Strategy(
+        default=_default_pvc, validate=_validate_pvc, prepare_create=_status({"phase": "Pending"})
+    ),
     ("", "Node"): Strategy(default=_default_node),
 }

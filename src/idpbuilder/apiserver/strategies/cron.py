@@ -12,8 +12,16 @@ _BOUNDS = {  # (min, max, names)
     "minute": (0, 59, {}),
     "hour": (0, 23, {}),
     "dom": (1, 31, {}),
-    "month": (1, 12, {m: i + 1 for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}),
+    "month": (
+        1,
+        12,
+        {
+            m: i + 1
+            for i, m in enumerate(
+                ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+            )
+        },
+    ),
     "dow": (0, 6, {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}),
 }
 _DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -26,7 +34,9 @@ class ScheduleError(ValueError):
 
 def _atoi(text: str) -> int:
     if not re.fullmatch(r"[-+]?\d+", text):
-        raise ScheduleError(f'failed to parse int from {text}: strconv.Atoi: parsing "{text}": invalid syntax')
+        raise ScheduleError(
+            f'failed to parse int from {text}: strconv.Atoi: parsing "{text}": invalid syntax'
+        )
     number = int(text)
     if number < 0:
         raise ScheduleError(f"negative number ({number}) not allowed: {text}")
@@ -73,14 +83,14 @@ def parse_schedule(spec: str) -> None:
         raise ScheduleError("empty spec string")
     if spec.startswith(("TZ=", "CRON_TZ=")):
         space = spec.find(" ")
-        zone = spec[spec.index("=") + 1:space if space >= 0 else len(spec)]
+        zone = spec[spec.index("=") + 1 : space if space >= 0 else len(spec)]
         _check_zone(zone)
         spec = spec[space:].strip() if space >= 0 else ""
     if spec.startswith("@"):
         if spec in _DESCRIPTORS:
             return
         if spec.startswith("@every "):
-            duration = spec[len("@every "):]
+            duration = spec[len("@every ") :]
             if not _DURATION.match(duration):
                 raise ScheduleError(f'failed to parse duration {spec}: time: invalid duration "{duration}"')
             return

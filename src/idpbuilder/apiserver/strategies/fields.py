@@ -61,25 +61,31 @@ def go_strings(values: Any, type_name: str = "string") -> Go:
 
 def go_intstr(value: Any) -> Go:
     if isinstance(value, str):
-        return Go(f'intstr.IntOrString{{Type:1, IntVal:0, StrVal:{go_quote(value)}}}')
+        return Go(f"intstr.IntOrString{{Type:1, IntVal:0, StrVal:{go_quote(value)}}}")
     number = value if isinstance(value, int) and not isinstance(value, bool) else 0
     return Go(f'intstr.IntOrString{{Type:0, IntVal:{number}, StrVal:""}}')
 
 
 def go_label_selector(sel: Any) -> Go:
-    sel = sel if isinstance(sel, dict) else {}
+    """A `*metav1.LabelSelector` as a field error shows it (`null` when absent)."""
+    if not isinstance(sel, dict):
+        return Go("null")
     exprs = sel.get("matchExpressions")
     if isinstance(exprs, list):
         rendered = ", ".join(
             "v1.LabelSelectorRequirement{"
             f"Key:{go_quote(str(as_dict(e).get('key', '')))}, "
             f"Operator:{go_quote(str(as_dict(e).get('operator', '')))}, "
-            f"Values:{go_strings(as_dict(e).get('values')).text}}}" for e in exprs)
+            f"Values:{go_strings(as_dict(e).get('values')).text}}}"
+            for e in exprs
+        )
         exprs_text = f"[]v1.LabelSelectorRequirement{{{rendered}}}"
     else:
         exprs_text = "[]v1.LabelSelectorRequirement(nil)"
-    return Go(f"v1.LabelSelector{{MatchLabels:{go_map(sel.get('matchLabels')).text}, "
-              f"MatchExpressions:{exprs_text}}}")
+    return Go(
+        f"v1.LabelSelector{{MatchLabels:{go_map(sel.get('matchLabels')).text}, "
+        f"MatchExpressions:{exprs_text}}}"
+    )
 
 
 def go_pointer(type_name: str, value: Any) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...core.errors import Cause
 from ...core.schema_gofmt import go_quote
-from .fields import Go, as_dict, as_int, as_list, as_str, child, forbidden, index, invalid, required, too_long
+from .fields import Go, as_dict, as_int, as_list, as_str, child, index, invalid, required, too_long
 from .validation import NameFn, is_qualified_name, validate_labels
 
 TOTAL_ANNOTATION_SIZE = 256 * 1024
@@ -37,10 +37,13 @@ def _group_version(api_version: str) -> tuple[str, str]:
 def _go_owner_ref(ref: dict[str, Any]) -> str:
     def ptr(name: str) -> str:
         return "(*bool)(nil)" if ref.get(name) is None else "(*bool)(0xc000010000)"
-    return (f"v1.OwnerReference{{APIVersion:{go_quote(as_str(ref.get('apiVersion')))}, "
-            f"Kind:{go_quote(as_str(ref.get('kind')))}, Name:{go_quote(as_str(ref.get('name')))}, "
-            f"UID:{go_quote(as_str(ref.get('uid')))}, Controller:{ptr('controller')}, "
-            f"BlockOwnerDeletion:{ptr('blockOwnerDeletion')}}}")
+
+    return (
+        f"v1.OwnerReference{{APIVersion:{go_quote(as_str(ref.get('apiVersion')))}, "
+        f"Kind:{go_quote(as_str(ref.get('kind')))}, Name:{go_quote(as_str(ref.get('name')))}, "
+        f"UID:{go_quote(as_str(ref.get('uid')))}, Controller:{ptr('controller')}, "
+        f"BlockOwnerDeletion:{ptr('blockOwnerDeletion')}}}"
+    )
 
 
 def validate_owner_references(refs: Any, path: str) -> list[Cause]:
@@ -51,8 +54,9 @@ def validate_owner_references(refs: Any, path: str) -> list[Cause]:
         group, version = _group_version(as_str(ref.get("apiVersion")))
         kind = as_str(ref.get("kind"))
         if not version:
-            causes.append(invalid(child(path, "apiVersion"), as_str(ref.get("apiVersion")),
-                                  "version must not be empty"))
+            causes.append(
+                invalid(child(path, "apiVersion"), as_str(ref.get("apiVersion")), "version must not be empty")
+            )
         if not kind:
             causes.append(invalid(child(path, "kind"), kind, "kind must not be empty"))
         if not as_str(ref.get("name")):
@@ -60,14 +64,25 @@ def validate_owner_references(refs: Any, path: str) -> list[Cause]:
         if not as_str(ref.get("uid")):
             causes.append(invalid(child(path, "uid"), as_str(ref.get("uid")), "uid must not be empty"))
         if (group, version, kind) in _BANNED_OWNERS:
-            causes.append(invalid(path, Go(_go_owner_ref(ref)),
-                                  f"{group}/{version}, Kind={kind} is disallowed from being an owner"))
+            causes.append(
+                invalid(
+                    path,
+                    Go(_go_owner_ref(ref)),
+                    f"{group}/{version}, Kind={kind} is disallowed from being an owner",
+                )
+            )
         if ref.get("controller") is True:
             current = f"{kind}/{as_str(ref.get('name'))}"
             if first_controller:
                 rendered = "[]v1.OwnerReference{" + ", ".join(_go_owner_ref(r) for r in refs) + "}"
-                causes.append(invalid(path, Go(rendered), 'Only one reference can have Controller set to true. '
-                                      f'Found "true" in references for {first_controller} and {current}'))
+                causes.append(
+                    invalid(
+                        path,
+                        Go(rendered),
+                        "Only one reference can have Controller set to true. "
+                        f'Found "true" in references for {first_controller} and {current}',
+                    )
+                )
             else:
                 first_controller = current
     return causes
@@ -80,13 +95,17 @@ def validate_finalizers(finalizers: Any, path: str, builtin: bool) -> list[Cause
         rendered = Go("[]string{" + ", ".join(go_quote(f) for f in names) + "}")
         causes.append(invalid(path, rendered, "finalizer orphan and foregroundDeletion cannot be both set"))
     if builtin:
-        causes += [invalid(index(path, i), f, "name is neither a standard finalizer name nor is it fully qualified")
-                   for i, f in enumerate(names) if "/" not in f and f not in STANDARD_FINALIZERS]
+        causes += [
+            invalid(index(path, i), f, "name is neither a standard finalizer name nor is it fully qualified")
+            for i, f in enumerate(names)
+            if "/" not in f and f not in STANDARD_FINALIZERS
+        ]
     return causes
 
 
-def validate_object_meta(obj: dict[str, Any], old: dict[str, Any] | None, name_fn: NameFn,
-                         builtin: bool) -> list[Cause]:
+def validate_object_meta(
+    obj: dict[str, Any], old: dict[str, Any] | None, name_fn: NameFn, builtin: bool
+) -> list[Cause]:
     """ValidateObjectMeta on create, ValidateObjectMetaUpdate on update (names are not re-checked then)."""
     meta = as_dict(obj.get("metadata"))
     path = "metadata"
@@ -102,9 +121,14 @@ def validate_object_meta(obj: dict[str, Any], old: dict[str, Any] | None, name_f
             causes += [invalid(child(path, "name"), name, m) for m in name_fn(name, False)]
         generation = as_int(meta.get("generation"))
         if generation is not None and generation < 0:
-            causes.append(invalid(child(path, "generation"), generation, "must be greater than or equal to 0"))
+            causes.append(
+                invalid(child(path, "generation"), generation, "must be greater than or equal to 0")
+            )
     else:
-        new_gen, old_gen = as_int(meta.get("generation")), as_int(as_dict(old.get("metadata")).get("generation"))
+        new_gen, old_gen = (
+            as_int(meta.get("generation")),
+            as_int(as_dict(old.get("metadata")).get("generation")),
+        )
         if new_gen is not None and old_gen is not None and new_gen < old_gen:
             causes.append(invalid(child(path, "generation"), new_gen, "must not be decremented"))
     causes += validate_labels(meta.get("labels"), child(path, "labels"))
@@ -112,16 +136,3 @@ def validate_object_meta(obj: dict[str, Any], old: dict[str, Any] | None, name_f
     causes += validate_owner_references(meta.get("ownerReferences"), child(path, "ownerReferences"))
     causes += validate_finalizers(meta.get("finalizers"), child(path, "finalizers"), builtin)
     return causes
-
-
-def validate_template_meta(meta: Any, path: str) -> list[Cause]:
-    """Labels and annotations of an embedded template's metadata."""
-    meta = as_dict(meta)
-    return (validate_labels(meta.get("labels"), child(path, "labels"))
-            + validate_annotations(meta.get("annotations"), child(path, "annotations")))
-
-
-def forbid_namespace(obj: dict[str, Any]) -> list[Cause]:
-    if as_str(as_dict(obj.get("metadata")).get("namespace")):
-        return [forbidden("metadata.namespace", "not allowed on this type")]
-    return []

@@ -57,7 +57,9 @@ def _backend(backend: dict[str, Any], path: str) -> list[Cause]:
             causes.append(required(child(path, "resource", "name")))
         group = resource.get("apiGroup")
         if isinstance(group, str) and group:
-            causes += [invalid(child(path, "resource", "apiGroup"), group, m) for m in is_dns1123_subdomain(group)]
+            causes += [
+                invalid(child(path, "resource", "apiGroup"), group, m) for m in is_dns1123_subdomain(group)
+            ]
         return causes
     if not isinstance(service, dict):
         return [invalid(path, "", "resource or service backend is required")]
@@ -66,13 +68,17 @@ def _backend(backend: dict[str, Any], path: str) -> list[Cause]:
     if not name:
         causes.append(required(child(path, "service", "name")))
     else:
-        causes += [invalid(child(path, "service", "name"), name, m) for m in name_is_dns1035_label(name, False)]
+        causes += [
+            invalid(child(path, "service", "name"), name, m) for m in name_is_dns1035_label(name, False)
+        ]
     port = as_dict(service.get("port"))
     port_name, number = as_str(port.get("name")), as_int(port.get("number")) or 0
     if port_name and number:
         causes.append(invalid(path, "", "cannot set both port name & port number"))
     elif port_name:
-        causes += [invalid(child(path, "service", "port", "name"), port_name, m) for m in is_port_name(port_name)]
+        causes += [
+            invalid(child(path, "service", "port", "name"), port_name, m) for m in is_port_name(port_name)
+        ]
     elif number:
         causes += [invalid(child(path, "service", "port", "number"), number, m) for m in is_port_num(number)]
     else:
@@ -90,10 +96,16 @@ def _http_path(item: dict[str, Any], path: str) -> list[Cause]:
         if not value.startswith("/"):
             causes.append(invalid(child(path, "path"), value, "must be an absolute path"))
         if value:
-            causes += [invalid(child(path, "path"), value, f"must not contain '{seq}'")
-                       for seq in _INVALID_SEQUENCES if seq in value]
-            causes += [invalid(child(path, "path"), value, f"cannot end with '{suffix}'")
-                       for suffix in _INVALID_SUFFIXES if value.endswith(suffix)]
+            causes += [
+                invalid(child(path, "path"), value, f"must not contain '{seq}'")
+                for seq in _INVALID_SEQUENCES
+                if seq in value
+            ]
+            causes += [
+                invalid(child(path, "path"), value, f"cannot end with '{suffix}'")
+                for suffix in _INVALID_SUFFIXES
+                if value.endswith(suffix)
+            ]
     elif path_type == "ImplementationSpecific":
         if value and not value.startswith("/"):
             causes.append(invalid(child(path, "path"), value, "must be an absolute path"))
@@ -117,7 +129,11 @@ def _validate_ingress(obj: Obj, old: Obj | None) -> list[Cause]:
     rules = as_list(spec.get("rules"))
     default_backend = spec.get("defaultBackend")
     if not rules and not isinstance(default_backend, dict):
-        causes.append(invalid("spec", _go_rules(spec.get("rules")), "either `defaultBackend` or `rules` must be specified"))
+        causes.append(
+            invalid(
+                "spec", _go_rules(spec.get("rules")), "either `defaultBackend` or `rules` must be specified"
+            )
+        )
     if isinstance(default_backend, dict):
         causes += _backend(default_backend, "spec.defaultBackend")
     for i, rule in enumerate(rules):
@@ -144,11 +160,18 @@ def _validate_ingress(obj: Obj, old: Obj | None) -> list[Cause]:
             causes += [invalid(child(p, "secretName"), secret, m) for m in name_is_subdomain(secret, False)]
     class_name = spec.get("ingressClassName")
     if isinstance(class_name, str):
-        causes += [invalid("spec.ingressClassName", class_name, m) for m in name_is_subdomain(class_name, False)]
+        causes += [
+            invalid("spec.ingressClassName", class_name, m) for m in name_is_subdomain(class_name, False)
+        ]
     annotation = as_dict(as_dict(obj.get("metadata")).get("annotations")).get(_CLASS_ANNOTATION)
     if old is None and annotation is not None and class_name is not None and annotation != class_name:
-        causes.append(invalid(child("annotations", _CLASS_ANNOTATION), annotation,
-                              "must match `ingressClassName` when both are specified"))
+        causes.append(
+            invalid(
+                child("annotations", _CLASS_ANNOTATION),
+                annotation,
+                "must match `ingressClassName` when both are specified",
+            )
+        )
     return causes
 
 
@@ -173,8 +196,11 @@ def _validate_ingress_class(obj: Obj, old: Obj | None) -> list[Cause]:
     else:
         segments = controller.split("/", 1)
         if len(segments) != 2 or not segments[0] or not segments[1]:
-            causes.append(invalid("spec.controller", controller,
-                                  'must be a domain-prefixed path (such as "acme.io/foo")'))
+            causes.append(
+                invalid(
+                    "spec.controller", controller, 'must be a domain-prefixed path (such as "acme.io/foo")'
+                )
+            )
         else:
             causes += [invalid("spec.controller", segments[0], m) for m in is_dns1123_subdomain(segments[0])]
     parameters = spec.get("parameters")
@@ -220,17 +246,23 @@ def _np_port(port: dict[str, Any], path: str) -> list[Cause]:
     value, end = port.get("port"), as_int(port.get("endPort"))
     if value is None:
         if end is not None:
-            causes.append(invalid(child(path, "endPort"), end, "may not be specified when `port` is not specified"))
+            causes.append(
+                invalid(child(path, "endPort"), end, "may not be specified when `port` is not specified")
+            )
     elif isinstance(value, str):
         if end is not None:
-            causes.append(invalid(child(path, "endPort"), end, "may not be specified when `port` is non-numeric"))
+            causes.append(
+                invalid(child(path, "endPort"), end, "may not be specified when `port` is non-numeric")
+            )
         causes += [invalid(child(path, "port"), value, m) for m in is_port_name(value)]
     else:
         number = as_int(value) or 0
         causes += [invalid(child(path, "port"), number, m) for m in is_port_num(number)]
         if end is not None:
             if end < number:
-                causes.append(invalid(child(path, "endPort"), number, "must be greater than or equal to `port`"))
+                causes.append(
+                    invalid(child(path, "endPort"), number, "must be greater than or equal to `port`")
+                )
             causes += [invalid(child(path, "endPort"), end, m) for m in is_port_num(end)]
     return causes
 
@@ -288,8 +320,13 @@ def _validate_network_policy(obj: Obj, old: Obj | None) -> list[Cause]:
                 causes += _np_peer(as_dict(peer), index(child(p, peers), j))
     types = as_list(spec.get("policyTypes"))
     if len(types) > 2:
-        return causes + [invalid("spec.policyTypes", go_strings(types, "networking.PolicyType"),
-                                 "may not specify more than two policyTypes")]
+        return causes + [
+            invalid(
+                "spec.policyTypes",
+                go_strings(types, "networking.PolicyType"),
+                "may not specify more than two policyTypes",
+            )
+        ]
     for i, kind in enumerate(types):
         if kind not in ("Ingress", "Egress"):
             causes.append(not_supported(index("spec.policyTypes", i), kind, ("Ingress", "Egress")))
@@ -301,8 +338,13 @@ def _prepare_ingress_create(obj: Obj) -> None:
 
 
 STRATEGIES = {
-    ("networking.k8s.io", "Ingress"): Strategy(validate=_validate_ingress, prepare_create=_prepare_ingress_create),
-    ("networking.k8s.io", "IngressClass"): Strategy(default=_default_ingress_class, validate=_validate_ingress_class),
-    ("networking.k8s.io", "NetworkPolicy"): Strategy(default=_default_network_policy,
-                                                     validate=_validate_network_policy),
+    ("networking.k8s.io", "Ingress"): Strategy(
+        validate=_validate_ingress, prepare_create=_prepare_ingress_create
+    ),
+    ("networking.k8s.io", "IngressClass"): Strategy(
+        default=_default_ingress_class, validate=_validate_ingress_class
+    ),
+    ("networking.k8s.io", "NetworkPolicy"): Strategy(
+        default=_default_network_policy, validate=_validate_network_policy
+    ),
 }

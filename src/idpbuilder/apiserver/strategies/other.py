@@ -1,4 +1,5 @@
-"""Smaller built-in kinds: Lease, PodDisruptionBudget, HorizontalPodAutoscaler, PriorityClass, StorageClass."""
+"""Smaller built-in kinds: Lease, PodDisruptionBudget, HorizontalPodAutoscaler, PriorityClass and
+StorageClass."""
 
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ def _default_lease(obj: Obj) -> None:
     for name in ("acquireTime", "renewTime"):
         value = spec.get(name)
         if isinstance(value, str) and not _MICRO_TIME.match(value):
-            raise DecodeError(f'parsing time "{value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse '
-                              f'"{value}" as "2006"')
+            raise DecodeError(
+                f'parsing time "{value}" as "2006-01-02T15:04:05.000000Z07:00": cannot parse '
+                f'"{value}" as "2006"'
+            )
 
 
 def _validate_lease(obj: Obj, old: Obj | None) -> list[Cause]:
@@ -73,7 +76,9 @@ def _validate_pdb(obj: Obj, old: Obj | None) -> list[Cause]:
     causes += validate_label_selector(spec.get("selector"), "spec.selector")
     policy = spec.get("unhealthyPodEvictionPolicy")
     if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
-        causes.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, ("AlwaysAllow", "IfHealthyBudget")))
+        causes.append(
+            not_supported("spec.unhealthyPodEvictionPolicy", policy, ("AlwaysAllow", "IfHealthyBudget"))
+        )
     return causes
 
 
@@ -91,8 +96,12 @@ def _default_hpa(obj: Obj) -> None:
     if spec.get("minReplicas") is None:
         spec["minReplicas"] = 1
     if not as_list(spec.get("metrics")):
-        spec["metrics"] = [{"type": "Resource", "resource": {
-            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
+        ]
 
 
 def _validate_hpa(obj: Obj, old: Obj | None) -> list[Cause]:
@@ -112,14 +121,18 @@ def _validate_hpa(obj: Obj, old: Obj | None) -> list[Cause]:
         if not value:
             ref_causes.append(required(child("spec.scaleTargetRef", name)))
         else:
-            ref_causes += [invalid(child("spec.scaleTargetRef", name), value, m)
-                           for m in name_is_path_segment(value, False)]
+            ref_causes += [
+                invalid(child("spec.scaleTargetRef", name), value, m)
+                for m in name_is_path_segment(value, False)
+            ]
     if ref_causes:
         return causes + ref_causes
     for i, metric in enumerate(as_list(spec.get("metrics"))):
         kind = as_dict(metric).get("type")
         if not kind:
-            causes.append(required(child(index("spec.metrics", i), "type"), "must specify a metric source type"))
+            causes.append(
+                required(child(index("spec.metrics", i), "type"), "must specify a metric source type")
+            )
         elif kind not in _METRIC_TYPES:
             causes.append(not_supported(child(index("spec.metrics", i), "type"), kind, _METRIC_TYPES))
     return causes
@@ -142,15 +155,29 @@ def _validate_priority_class(obj: Obj, old: Obj | None) -> list[Cause]:
     value = as_int(obj.get("value")) or 0
     if name.startswith("system-"):
         if name not in _SYSTEM_CLASSES:
-            causes.append(forbidden("metadata.name", "priority class names with 'system-' prefix are reserved for "
-                                                     f"system use only. error: {name} is not a known system priority "
-                                                     "class"))
+            causes.append(
+                forbidden(
+                    "metadata.name",
+                    "priority class names with 'system-' prefix are reserved for "
+                    f"system use only. error: {name} is not a known system priority "
+                    "class",
+                )
+            )
         elif _SYSTEM_CLASSES[name] != value:
-            causes.append(forbidden("metadata.name", "priority class names with 'system-' prefix are reserved for "
-                                                     f"system use only. error: value of {name} PriorityClass must be "
-                                                     f"{_SYSTEM_CLASSES[name]}"))
+            causes.append(
+                forbidden(
+                    "metadata.name",
+                    "priority class names with 'system-' prefix are reserved for "
+                    f"system use only. error: value of {name} PriorityClass must be "
+                    f"{_SYSTEM_CLASSES[name]}",
+                )
+            )
     elif value > _HIGHEST_USER_PRIORITY:
-        causes.append(forbidden("value", f"maximum allowed value of a user defined priority is {_HIGHEST_USER_PRIORITY}"))
+        causes.append(
+            forbidden(
+                "value", f"maximum allowed value of a user defined priority is {_HIGHEST_USER_PRIORITY}"
+            )
+        )
     policy = obj.get("preemptionPolicy")
     if policy is not None and policy not in ("PreemptLowerPriority", "Never"):
         causes.append(not_supported("preemptionPolicy", policy, ("PreemptLowerPriority", "Never")))
@@ -192,9 +219,13 @@ def _validate_storage_class(obj: Obj, old: Obj | None) -> list[Cause]:
 STRATEGIES = {
     ("coordination.k8s.io", "Lease"): Strategy(default=_default_lease, validate=_validate_lease),
     ("policy", "PodDisruptionBudget"): Strategy(validate=_validate_pdb, prepare_create=_prepare_pdb_create),
-    ("autoscaling", "HorizontalPodAutoscaler"): Strategy(default=_default_hpa, validate=_validate_hpa,
-                                                         prepare_create=_prepare_hpa_create),
-    ("scheduling.k8s.io", "PriorityClass"): Strategy(default=_default_priority_class,
-                                                     validate=_validate_priority_class),
-    ("storage.k8s.io", "StorageClass"): Strategy(default=_default_storage_class, validate=_validate_storage_class),
+    ("autoscaling", "HorizontalPodAutoscaler"): Strategy(
+        default=_default_hpa, validate=_validate_hpa, prepare_create=_prepare_hpa_create
+    ),
+    ("scheduling.k8s.io", "PriorityClass"): Strategy(
+        default=_default_priority_class, validate=_validate_priority_class
+    ),
+    ("storage.k8s.io", "StorageClass"): Strategy(
+        default=_default_storage_class, validate=_validate_storage_class
+    ),
 }

@@ -19,6 +19,7 @@ from .fields import (
     duplicate,
     ensure_dict,
     forbidden,
+    go_strings,
     index,
     invalid,
     not_supported,
@@ -42,9 +43,13 @@ MAX_INT32 = 2**31 - 1
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 _TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
-_UPDATABLE = ("`spec.containers[*].image`", "`spec.initContainers[*].image`", "`spec.activeDeadlineSeconds`",
-              "`spec.tolerations` (only additions to existing tolerations)",
-              "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")
+_UPDATABLE = (
+    "`spec.containers[*].image`",
+    "`spec.initContainers[*].image`",
+    "`spec.activeDeadlineSeconds`",
+    "`spec.tolerations` (only additions to existing tolerations)",
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+)
 _NOT_READY_TOLERATIONS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 _SYSTEM_PRIORITIES = {"system-cluster-critical": 2000000000, "system-node-critical": 2000001000}
 
@@ -111,24 +116,38 @@ def validate_tolerations(tolerations: Any, path: str) -> list[Cause]:
     causes: list[Cause] = []
     for i, t in enumerate(as_list(tolerations)):
         t, p = as_dict(t), index(path, i)
-        k, op, value, effect = (as_str(t.get("key")), as_str(t.get("operator")), as_str(t.get("value")),
-                                as_str(t.get("effect")))
+        k, op, value, effect = (
+            as_str(t.get("key")),
+            as_str(t.get("operator")),
+            as_str(t.get("value")),
+            as_str(t.get("effect")),
+        )
         if k:
             causes += label_name_errors(child(p, "key"), k)
         if not k and op != "Exists":
-            causes.append(invalid(child(p, "operator"), op, 'operator must be Exists when `key` is empty, which '
-                                                            'means "match all values and all keys"'))
+            causes.append(
+                invalid(
+                    child(p, "operator"),
+                    op,
+                    "operator must be Exists when `key` is empty, which "
+                    'means "match all values and all keys"',
+                )
+            )
         if t.get("tolerationSeconds") is not None and effect != "NoExecute":
-            causes.append(invalid(child(p, "effect"), effect, "effect must be 'NoExecute' when "
-                                                              "`tolerationSeconds` is set"))
+            causes.append(
+                invalid(
+                    child(p, "effect"), effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"
+                )
+            )
         if op in ("Equal", ""):
             msgs = is_label_value(value)
             if msgs:
                 causes.append(invalid(child(p, "operator"), value, ";".join(msgs)))
         elif op == "Exists":
             if value:
-                causes.append(invalid(child(p, "operator"), value, "value must be empty when `operator` is "
-                                                                   "'Exists'"))
+                causes.append(
+                    invalid(child(p, "operator"), value, "value must be empty when `operator` is 'Exists'")
+                )
         else:
             causes.append(not_supported(child(p, "operator"), op, ("Equal", "Exists")))
         if effect and effect not in _TAINT_EFFECTS:
@@ -142,25 +161,40 @@ def _dns_config(spec: dict[str, Any], path: str) -> list[Cause]:
         if not isinstance(config, dict):
             return [required(path, "must provide `dnsConfig` when `dnsPolicy` is None")]
         if not as_list(config.get("nameservers")):
-            return [required(child(path, "nameservers"),
-                             "must provide at least one DNS nameserver when `dnsPolicy` is None")]
+            return [
+                required(
+                    child(path, "nameservers"),
+                    "must provide at least one DNS nameserver when `dnsPolicy` is None",
+                )
+            ]
     if not isinstance(config, dict):
         return []
     causes: list[Cause] = []
     servers = as_list(config.get("nameservers"))
     if len(servers) > 3:
-        causes.append(invalid(child(path, "nameservers"), servers, "must not have more than 3 nameservers"))
+        causes.append(
+            invalid(child(path, "nameservers"), go_strings(servers), "must not have more than 3 nameservers")
+        )
     for i, ns in enumerate(servers):
         causes += ip_errors(index(child(path, "nameservers"), i), as_str(ns))
     searches = [as_str(s) for s in as_list(config.get("searches"))]
     if len(searches) > 32:
-        causes.append(invalid(child(path, "searches"), searches, "must not have more than 32 search paths"))
+        causes.append(
+            invalid(child(path, "searches"), go_strings(searches), "must not have more than 32 search paths")
+        )
     if len(" ".join(searches)) > 2048:
-        causes.append(invalid(child(path, "searches"), searches,
-                              "must not have more than 2048 characters (including spaces) in the search list"))
+        causes.append(
+            invalid(
+                child(path, "searches"),
+                go_strings(searches),
+                "must not have more than 2048 characters (including spaces) in the search list",
+            )
+        )
     for i, search in enumerate(searches):
         search = search.removesuffix(".")
-        causes += [invalid(index(child(path, "searches"), i), search, m) for m in name_is_subdomain(search, False)]
+        causes += [
+            invalid(index(child(path, "searches"), i), search, m) for m in name_is_subdomain(search, False)
+        ]
     for i, option in enumerate(as_list(config.get("options"))):
         if not as_str(as_dict(option).get("name")):
             causes.append(required(index(child(path, "options"), i), "must not be empty"))
@@ -182,11 +216,14 @@ def _topology_spread(constraints: Any, path: str) -> list[Cause]:
             causes += label_name_errors(child(p, "topologyKey"), topology_key)
         action = as_str(c.get("whenUnsatisfiable"))
         if action not in ("DoNotSchedule", "ScheduleAnyway"):
-            causes.append(not_supported(child(p, "whenUnsatisfiable"), action, ("DoNotSchedule", "ScheduleAnyway")))
+            causes.append(
+                not_supported(child(p, "whenUnsatisfiable"), action, ("DoNotSchedule", "ScheduleAnyway"))
+            )
         pair = (topology_key, action)
         if pair in seen:
-            causes.append(duplicate(child(p, "{topologyKey, whenUnsatisfiable}"),
-                                    f"{{{topology_key}, {action}}}"))
+            causes.append(
+                duplicate(child(p, "{topologyKey, whenUnsatisfiable}"), f"{{{topology_key}, {action}}}")
+            )
         seen.add(pair)
         causes += validate_label_selector(c.get("labelSelector"), child(p, "labelSelector"))
     return causes
@@ -204,8 +241,15 @@ def validate_pod_spec(spec: dict[str, Any], path: str, is_pod: bool = False) -> 
             for pi, port in enumerate(dicts(c.get("ports"))):
                 hp, cp = as_int(port.get("hostPort")) or 0, as_int(port.get("containerPort")) or 0
                 if (is_pod or hp != 0) and hp != cp:
-                    causes.append(invalid(child(index(child(index(child(path, "containers"), ci), "ports"), pi),
-                                                "hostPort"), hp, "must match `containerPort` when `hostNetwork` is true"))
+                    causes.append(
+                        invalid(
+                            child(
+                                index(child(index(child(path, "containers"), ci), "ports"), pi), "hostPort"
+                            ),
+                            hp,
+                            "must match `containerPort` when `hostNetwork` is true",
+                        )
+                    )
     restart = as_str(spec.get("restartPolicy"))
     if not restart:
         causes.append(required(child(path, "restartPolicy")))
@@ -232,7 +276,9 @@ def validate_pod_spec(spec: dict[str, Any], path: str, is_pod: bool = False) -> 
         if name in seen_gates:
             causes.append(duplicate(p, name))
         seen_gates.add(name)
-    causes += _topology_spread(spec.get("topologySpreadConstraints"), child(path, "topologySpreadConstraints"))
+    causes += _topology_spread(
+        spec.get("topologySpreadConstraints"), child(path, "topologySpreadConstraints")
+    )
     for field_name, check in (("serviceAccountName", name_is_subdomain), ("nodeName", name_is_subdomain)):
         value = as_str(spec.get(field_name))
         if value:
@@ -249,14 +295,19 @@ def validate_pod_spec(spec: dict[str, Any], path: str, is_pod: bool = False) -> 
         alias, p = as_dict(alias), index(child(path, "hostAliases"), i)
         causes += ip_errors(child(p, "ip"), as_str(alias.get("ip")))
         for j, host in enumerate(as_list(alias.get("hostnames"))):
-            causes += [invalid(index(child(p, "hostnames"), j), host, m) for m in name_is_subdomain(as_str(host), False)]
+            causes += [
+                invalid(index(child(p, "hostnames"), j), host, m)
+                for m in name_is_subdomain(as_str(host), False)
+            ]
     for field_name in ("priorityClassName", "runtimeClassName"):
         value = as_str(spec.get(field_name))
         if value:
             causes += [invalid(child(path, field_name), value, m) for m in name_is_subdomain(value, False)]
     preemption = spec.get("preemptionPolicy")
     if preemption is not None and preemption not in ("PreemptLowerPriority", "Never"):
-        causes.append(not_supported(child(path, "preemptionPolicy"), preemption, ("PreemptLowerPriority", "Never")))
+        causes.append(
+            not_supported(child(path, "preemptionPolicy"), preemption, ("PreemptLowerPriority", "Never"))
+        )
     os_name = as_dict(spec.get("os")).get("name")
     if isinstance(spec.get("os"), dict) and os_name not in ("linux", "windows"):
         causes.append(not_supported(child(path, "os", "name"), os_name, ("linux", "windows")))
@@ -272,8 +323,11 @@ def validate_template(template: Any, path: str) -> list[Cause]:
     spec = as_dict(template.get("spec"))
     causes += validate_pod_spec(spec, child(path, "spec"))
     if as_list(spec.get("ephemeralContainers")):
-        causes.append(forbidden(child(path, "spec", "ephemeralContainers"),
-                                "ephemeral containers not allowed in pod template"))
+        causes.append(
+            forbidden(
+                child(path, "spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"
+            )
+        )
     return causes
 
 
@@ -302,14 +356,14 @@ def _admission_defaults(spec: dict[str, Any]) -> None:
     tolerations = list(tolerations or [])
     for taint in _NOT_READY_TOLERATIONS:
         if not any(_tolerates_no_execute(as_dict(t), taint) for t in tolerations):
-            tolerations.append({"key": taint, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+            tolerations.append(
+                {"key": taint, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+            )
     spec["tolerations"] = tolerations
 
 
 def _tolerates_no_execute(t: dict[str, Any], taint: str) -> bool:
-    if t.get("effect") not in (None, "", "NoExecute"):
-        return False
-    return t.get("key") in (None, "") and t.get("operator") == "Exists" or t.get("key") == taint
+    return t.get("key") in (None, "", taint) and t.get("effect") in (None, "", "NoExecute")
 
 
 def _prepare_pod_create(obj: dict[str, Any]) -> None:
@@ -317,13 +371,21 @@ def _prepare_pod_create(obj: dict[str, Any]) -> None:
     if spec is None:
         return
     _admission_defaults(spec)
-    status: dict[str, Any] = {"phase": "Pending",
-                              "qosClass": resources.qos_class(dicts(spec.get("initContainers"))
-                                                              + dicts(spec.get("containers")))}
+    status: dict[str, Any] = {
+        "phase": "Pending",
+        "qosClass": resources.qos_class(dicts(spec.get("initContainers")) + dicts(spec.get("containers"))),
+    }
     if as_list(spec.get("schedulingGates")):
-        status["conditions"] = [{"type": "PodScheduled", "status": "False", "lastProbeTime": None,
-                                 "lastTransitionTime": None, "reason": "SchedulingGated",
-                                 "message": "Scheduling is blocked due to non-empty scheduling gates"}]
+        status["conditions"] = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": None,
+                "reason": "SchedulingGated",
+                "message": "Scheduling is blocked due to non-empty scheduling gates",
+            }
+        ]
     obj["status"] = status
 
 
@@ -334,8 +396,13 @@ def _validate_pod(obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause
         for i, c in enumerate(dicts(spec.get(kind))):
             image = as_str(c.get("image"))
             if image != image.strip():
-                causes.append(invalid(child(index(child("spec", kind), i), "image"), image,
-                                      "must not have leading or trailing whitespace"))
+                causes.append(
+                    invalid(
+                        child(index(child("spec", kind), i), "image"),
+                        image,
+                        "must not have leading or trailing whitespace",
+                    )
+                )
     if old is None:
         if as_list(spec.get("ephemeralContainers")):
             causes.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
@@ -355,22 +422,34 @@ def _validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause
                 causes.append(required(child(index(child("spec", kind), i), "image")))
             if isinstance(munged[kind][i], dict):
                 munged[kind][i]["image"] = as_dict(o).get("image")
-    new_deadline, old_deadline = as_int(new.get("activeDeadlineSeconds")), as_int(old.get("activeDeadlineSeconds"))
+    new_deadline, old_deadline = (
+        as_int(new.get("activeDeadlineSeconds")),
+        as_int(old.get("activeDeadlineSeconds")),
+    )
     if old_deadline is not None:
         if new_deadline is None:
-            causes.append(invalid("spec.activeDeadlineSeconds", None,
-                                  "must not update from a positive integer to nil value"))
+            causes.append(
+                invalid(
+                    "spec.activeDeadlineSeconds", None, "must not update from a positive integer to nil value"
+                )
+            )
         elif new_deadline > old_deadline:
-            causes.append(invalid("spec.activeDeadlineSeconds", new_deadline,
-                                  "must be less than or equal to previous value"))
+            causes.append(
+                invalid(
+                    "spec.activeDeadlineSeconds", new_deadline, "must be less than or equal to previous value"
+                )
+            )
     _restore(munged, old, "activeDeadlineSeconds")
     old_tolerations = [as_dict(t) for t in as_list(old.get("tolerations"))]
     new_tolerations = [as_dict(t) for t in as_list(new.get("tolerations"))]
     for t in old_tolerations:
         base = {k: v for k, v in t.items() if k != "tolerationSeconds"}
         if not any({k: v for k, v in n.items() if k != "tolerationSeconds"} == base for n in new_tolerations):
-            causes.append(forbidden("spec.tolerations", "existing toleration can not be modified except its "
-                                                        "tolerationSeconds"))
+            causes.append(
+                forbidden(
+                    "spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"
+                )
+            )
             break
     _restore(munged, old, "tolerations")
     old_grace = as_int(old.get("terminationGracePeriodSeconds"))
@@ -380,14 +459,24 @@ def _validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[Cause
     for i, gate in enumerate(as_list(new.get("schedulingGates"))):
         name = as_str(as_dict(gate).get("name"))
         if name not in old_gates:
-            causes.append(forbidden(child(index("spec.schedulingGates", i), "name"),
-                                    f"only deletion is allowed, but found new scheduling gate '{name}'"))
+            causes.append(
+                forbidden(
+                    child(index("spec.schedulingGates", i), "name"),
+                    f"only deletion is allowed, but found new scheduling gate '{name}'",
+                )
+            )
     _restore(munged, old, "schedulingGates")
     if munged != old:
-        diff = "\n".join(f"  {k}: -{go_json(old.get(k))} +{go_json(munged.get(k))}"
-                         for k in sorted(set(old) | set(munged)) if old.get(k) != munged.get(k))
-        causes.append(forbidden("spec", "pod updates may not change fields other than "
-                                + ",".join(_UPDATABLE) + "\n" + diff))
+        diff = "\n".join(
+            f"  {k}: -{go_json(old.get(k))} +{go_json(munged.get(k))}"
+            for k in sorted(set(old) | set(munged))
+            if old.get(k) != munged.get(k)
+        )
+        causes.append(
+            forbidden(
+                "spec", "pod updates may not change fields other than " + ",".join(_UPDATABLE) + "\n" + diff
+            )
+        )
     return causes
 
 

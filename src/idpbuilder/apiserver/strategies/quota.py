@@ -25,8 +25,14 @@ from .fields import (
 )
 from .validation import is_qualified_name
 
-_SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass",
-           "CrossNamespacePodAffinity")
+_SCOPES = (
+    "Terminating",
+    "NotTerminating",
+    "BestEffort",
+    "NotBestEffort",
+    "PriorityClass",
+    "CrossNamespacePodAffinity",
+)
 _EXISTS_ONLY = ("BestEffort", "NotBestEffort", "Terminating", "NotTerminating", "CrossNamespacePodAffinity")
 # What each scope may constrain: pod counts, plus compute resources except under BestEffort.
 _POD_COUNT = frozenset({"pods"})
@@ -84,23 +90,42 @@ def _validate_quota(obj: Obj, old: Obj | None) -> list[Cause]:
         path = "spec.scopeSelector.matchExpressions"
         seen: list[str] = []
         for expr in dicts(selector.get("matchExpressions")):
-            scope, op, values = as_str(expr.get("scopeName")), as_str(expr.get("operator")), as_list(expr.get("values"))
+            scope, op, values = (
+                as_str(expr.get("scopeName")),
+                as_str(expr.get("operator")),
+                as_list(expr.get("values")),
+            )
             if scope not in _SCOPES:
                 causes.append(invalid(child(path, "scopeName"), scope, "unsupported scope"))
             if scope in _EXISTS_ONLY and op != "Exists":
-                causes.append(invalid(child(path, "operator"), op,
-                                      "must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, "
-                                      "ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, "
-                                      "ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"))
+                causes.append(
+                    invalid(
+                        child(path, "operator"),
+                        op,
+                        "must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, "
+                        "ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, "
+                        "ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity",
+                    )
+                )
             if op in ("In", "NotIn"):
                 if not values:
-                    causes.append(required(child(path, "values"), "must be at least one value when `operator` is "
-                                                                  "'In' or 'NotIn' for scope selector"))
+                    causes.append(
+                        required(
+                            child(path, "values"),
+                            "must be at least one value when `operator` is "
+                            "'In' or 'NotIn' for scope selector",
+                        )
+                    )
             elif op in ("Exists", "DoesNotExist"):
                 if values:
-                    causes.append(invalid(child(path, "values"), go_strings(values),
-                                          "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope "
-                                          "selector"))
+                    causes.append(
+                        invalid(
+                            child(path, "values"),
+                            go_strings(values),
+                            "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope "
+                            "selector",
+                        )
+                    )
             else:
                 causes.append(invalid(child(path, "operator"), op, "not a valid selector operator"))
             seen.append(scope)
@@ -127,7 +152,11 @@ def _default_limit_range(obj: Obj) -> None:
         if item.get("type") != "Container":
             continue
         default = item.setdefault("default", {}) if item.get("default") is None else item["default"]
-        request = item.setdefault("defaultRequest", {}) if item.get("defaultRequest") is None else item["defaultRequest"]
+        request = (
+            item.setdefault("defaultRequest", {})
+            if item.get("defaultRequest") is None
+            else item["defaultRequest"]
+        )
         if not isinstance(default, dict) or not isinstance(request, dict):
             continue
         for name, value in as_dict(item.get("max")).items():
@@ -160,14 +189,19 @@ def _validate_limit_range(obj: Obj, old: Obj | None) -> list[Cause]:
         limit_type = as_str(item.get("type"))
         type_errs = [invalid(child(p, "type"), limit_type, m) for m in is_qualified_name(limit_type)]
         if not type_errs and "/" not in limit_type and limit_type not in _LIMIT_TYPES:
-            type_errs.append(invalid(child(p, "type"), limit_type, "must be a standard limit type or fully qualified"))
+            type_errs.append(
+                invalid(child(p, "type"), limit_type, "must be a standard limit type or fully qualified")
+            )
         causes += type_errs
         if limit_type in seen_types:
             causes.append(duplicate(child(p, "type"), limit_type))
         seen_types.add(limit_type)
         parsed: dict[str, dict[str, Quantity]] = {}
-        sections = ("max", "min") + (() if limit_type == "Pod" else ("default", "defaultRequest")) \
+        sections = (
+            ("max", "min")
+            + (() if limit_type == "Pod" else ("default", "defaultRequest"))
             + ("maxLimitRequestRatio",)
+        )
         if limit_type == "Pod":
             for name in ("default", "defaultRequest"):
                 if as_dict(item.get(name)):
@@ -180,10 +214,17 @@ def _validate_limit_range(obj: Obj, old: Obj | None) -> list[Cause]:
                 q = resources.quantity(raw, rp, causes)
                 if q is not None:
                     parsed[section][name] = q
-        if limit_type == "PersistentVolumeClaim" and "storage" not in as_dict(item.get("min")) \
-                and "storage" not in as_dict(item.get("max")):
-            causes.append(required(child(p, "limits"), "either minimum or maximum storage value is required, but "
-                                                       "neither was provided"))
+        if (
+            limit_type == "PersistentVolumeClaim"
+            and "storage" not in as_dict(item.get("min"))
+            and "storage" not in as_dict(item.get("max"))
+        ):
+            causes.append(
+                required(
+                    child(p, "limits"),
+                    "either minimum or maximum storage value is required, but neither was provided",
+                )
+            )
         causes += _limit_consistency(parsed, p)
     return causes
 
@@ -196,31 +237,77 @@ def _limit_consistency(parsed: dict[str, dict[str, Quantity]], p: str) -> list[C
         dflt, req = parsed.get("default", {}).get(n), parsed.get("defaultRequest", {}).get(n)
         ratio = parsed["maxLimitRequestRatio"].get(n)
         if mn and mx and mn.value > mx.value:
-            causes.append(invalid(key(child(p, "min"), n), _go_quantity(mn), f"min value {mn} is greater than max value {mx}"))
+            causes.append(
+                invalid(
+                    key(child(p, "min"), n),
+                    _go_quantity(mn),
+                    f"min value {mn} is greater than max value {mx}",
+                )
+            )
         if req and mn and mn.value > req.value:
-            causes.append(invalid(key(child(p, "defaultRequest"), n), _go_quantity(req),
-                                  f"min value {mn} is greater than default request value {req}"))
+            causes.append(
+                invalid(
+                    key(child(p, "defaultRequest"), n),
+                    _go_quantity(req),
+                    f"min value {mn} is greater than default request value {req}",
+                )
+            )
         if req and mx and req.value > mx.value:
-            causes.append(invalid(key(child(p, "defaultRequest"), n), _go_quantity(req),
-                                  f"default request value {req} is greater than max value {mx}"))
+            causes.append(
+                invalid(
+                    key(child(p, "defaultRequest"), n),
+                    _go_quantity(req),
+                    f"default request value {req} is greater than max value {mx}",
+                )
+            )
         if req and dflt and req.value > dflt.value:
-            causes.append(invalid(key(child(p, "defaultRequest"), n), _go_quantity(req),
-                                  f"default request value {req} is greater than default limit value {dflt}"))
+            causes.append(
+                invalid(
+                    key(child(p, "defaultRequest"), n),
+                    _go_quantity(req),
+                    f"default request value {req} is greater than default limit value {dflt}",
+                )
+            )
         if dflt and mn and mn.value > dflt.value:
-            causes.append(invalid(key(child(p, "default"), n), _go_quantity(mn),
-                                  f"min value {mn} is greater than default value {dflt}"))
+            causes.append(
+                invalid(
+                    key(child(p, "default"), n),
+                    _go_quantity(mn),
+                    f"min value {mn} is greater than default value {dflt}",
+                )
+            )
         if dflt and mx and dflt.value > mx.value:
-            causes.append(invalid(key(child(p, "default"), n), _go_quantity(mx),
-                                  f"default value {dflt} is greater than max value {mx}"))
+            causes.append(
+                invalid(
+                    key(child(p, "default"), n),
+                    _go_quantity(mx),
+                    f"default value {dflt} is greater than max value {mx}",
+                )
+            )
         if ratio and ratio.value < 1:
-            causes.append(invalid(key(child(p, "maxLimitRequestRatio"), n), _go_quantity(ratio),
-                                  f"ratio {ratio} is less than 1"))
+            causes.append(
+                invalid(
+                    key(child(p, "maxLimitRequestRatio"), n),
+                    _go_quantity(ratio),
+                    f"ratio {ratio} is less than 1",
+                )
+            )
         if ratio and mn and mx and mn.value > 0 and ratio.value > mx.value / mn.value:
-            causes.append(invalid(key(child(p, "maxLimitRequestRatio"), n), _go_quantity(ratio),
-                                  f"ratio {ratio} is greater than max/min = {float(mx.value / mn.value):f}"))
+            causes.append(
+                invalid(
+                    key(child(p, "maxLimitRequestRatio"), n),
+                    _go_quantity(ratio),
+                    f"ratio {ratio} is greater than max/min = {float(mx.value / mn.value):f}",
+                )
+            )
         if not resources.overcommit_allowed(n) and dflt and req and dflt.value != req.value:
-            causes.append(invalid(key(child(p, "defaultRequest"), n), _go_quantity(req),
-                                  f"default value {dflt} must equal to defaultRequest value {req} in {n}"))
+            causes.append(
+                invalid(
+                    key(child(p, "defaultRequest"), n),
+                    _go_quantity(req),
+                    f"default value {dflt} must equal to defaultRequest value {req} in {n}",
+                )
+            )
     return causes
 
 
@@ -229,6 +316,8 @@ def _clear_status(obj: Obj) -> None:
 
 
 STRATEGIES = {
-    ("", "ResourceQuota"): Strategy(default=_default_quota, validate=_validate_quota, prepare_create=_clear_status),
+    ("", "ResourceQuota"): Strategy(
+        default=_default_quota, validate=_validate_quota, prepare_create=_clear_status
+    ),
     ("", "LimitRange"): Strategy(default=_default_limit_range, validate=_validate_limit_range),
 }

@@ -66,11 +66,21 @@ def _rule(rule: dict[str, Any], namespaced: bool, path: str) -> list[Cause]:
     urls = as_list(rule.get("nonResourceURLs"))
     if urls:
         if namespaced:
-            causes.append(invalid(child(path, "nonResourceURLs"), go_strings(urls),
-                                  "namespaced rules cannot apply to non-resource URLs"))
+            causes.append(
+                invalid(
+                    child(path, "nonResourceURLs"),
+                    go_strings(urls),
+                    "namespaced rules cannot apply to non-resource URLs",
+                )
+            )
         if any(as_list(rule.get(k)) for k in ("apiGroups", "resources", "resourceNames")):
-            causes.append(invalid(child(path, "nonResourceURLs"), go_strings(urls),
-                                  "rules cannot apply to both regular resources and non-resource URLs"))
+            causes.append(
+                invalid(
+                    child(path, "nonResourceURLs"),
+                    go_strings(urls),
+                    "rules cannot apply to both regular resources and non-resource URLs",
+                )
+            )
         return causes
     if not as_list(rule.get("apiGroups")):
         causes.append(required(child(path, "apiGroups"), "resource rules must supply at least one api group"))
@@ -97,7 +107,9 @@ def _validate_cluster_role(obj: Obj, old: Obj | None) -> list[Cause]:
         selectors = as_list(aggregation.get("clusterRoleSelectors"))
         path = "aggregationRule.clusterRoleSelectors"
         if not selectors:
-            causes.append(required(path, "at least one clusterRoleSelector required if aggregationRule is non-nil"))
+            causes.append(
+                required(path, "at least one clusterRoleSelector required if aggregationRule is non-nil")
+            )
         for i, selector in enumerate(selectors):
             causes += validate_label_selector(selector, index(path, i))
             try:
@@ -109,7 +121,11 @@ def _validate_cluster_role(obj: Obj, old: Obj | None) -> list[Cause]:
 
 def _subject(subject: dict[str, Any], namespaced: bool, path: str) -> list[Cause]:
     causes: list[Cause] = []
-    name, kind, group = as_str(subject.get("name")), as_str(subject.get("kind")), as_str(subject.get("apiGroup"))
+    name, kind, group = (
+        as_str(subject.get("name")),
+        as_str(subject.get("kind")),
+        as_str(subject.get("apiGroup")),
+    )
     if not name:
         causes.append(required(child(path, "name")))
     if kind == "ServiceAccount":
@@ -128,8 +144,10 @@ def _subject(subject: dict[str, Any], namespaced: bool, path: str) -> list[Cause
 
 
 def _go_role_ref(ref: dict[str, Any]) -> Go:
-    return Go(f"rbac.RoleRef{{APIGroup:{go_quote(as_str(ref.get('apiGroup')))}, "
-              f"Kind:{go_quote(as_str(ref.get('kind')))}, Name:{go_quote(as_str(ref.get('name')))}}}")
+    return Go(
+        f"rbac.RoleRef{{APIGroup:{go_quote(as_str(ref.get('apiGroup')))}, "
+        f"Kind:{go_quote(as_str(ref.get('kind')))}, Name:{go_quote(as_str(ref.get('name')))}}}"
+    )
 
 
 def _binding(obj: Obj, old: Obj | None, namespaced: bool) -> list[Cause]:
@@ -166,10 +184,13 @@ def _validate_cluster_role_binding(obj: Obj, old: Obj | None) -> list[Cause]:
 
 STRATEGIES = {
     (GROUP, "Role"): Strategy(name_fn=name_is_path_segment, default=_default_role, validate=_validate_role),
-    (GROUP, "ClusterRole"): Strategy(name_fn=name_is_path_segment, default=_default_role,
-                                     validate=_validate_cluster_role),
-    (GROUP, "RoleBinding"): Strategy(name_fn=name_is_path_segment, default=_default_binding,
-                                     validate=_validate_role_binding),
-    (GROUP, "ClusterRoleBinding"): Strategy(name_fn=name_is_path_segment, default=_default_binding,
-                                            validate=_validate_cluster_role_binding),
+    (GROUP, "ClusterRole"): Strategy(
+        name_fn=name_is_path_segment, default=_default_role, validate=_validate_cluster_role
+    ),
+    (GROUP, "RoleBinding"): Strategy(
+        name_fn=name_is_path_segment, default=_default_binding, validate=_validate_role_binding
+    ),
+    (GROUP, "ClusterRoleBinding"): Strategy(
+        name_fn=name_is_path_segment, default=_default_binding, validate=_validate_cluster_role_binding
+    ),
 }

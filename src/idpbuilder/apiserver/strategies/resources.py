@@ -11,14 +11,38 @@ from .validation import is_qualified_name
 
 STANDARD_CONTAINER_RESOURCES = frozenset({"cpu", "memory", "ephemeral-storage"})
 STANDARD_RESOURCES = STANDARD_CONTAINER_RESOURCES | {
-    "requests.cpu", "requests.memory", "requests.ephemeral-storage", "limits.cpu", "limits.memory",
-    "limits.ephemeral-storage", "pods", "services", "replicationcontrollers", "resourcequotas", "secrets",
-    "persistentvolumeclaims", "configmaps", "storage", "requests.storage", "services.nodeports",
-    "services.loadbalancers"}
-STANDARD_QUOTA_RESOURCES = (STANDARD_RESOURCES - {"storage"})
-INTEGER_RESOURCES = frozenset({"pods", "resourcequotas", "services", "replicationcontrollers", "secrets",
-                               "configmaps", "persistentvolumeclaims", "services.nodeports",
-                               "services.loadbalancers"})
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+    "services",
+    "replicationcontrollers",
+    "resourcequotas",
+    "secrets",
+    "persistentvolumeclaims",
+    "configmaps",
+    "storage",
+    "requests.storage",
+    "services.nodeports",
+    "services.loadbalancers",
+}
+STANDARD_QUOTA_RESOURCES = STANDARD_RESOURCES - {"storage"}
+INTEGER_RESOURCES = frozenset(
+    {
+        "pods",
+        "resourcequotas",
+        "services",
+        "replicationcontrollers",
+        "secrets",
+        "configmaps",
+        "persistentvolumeclaims",
+        "services.nodeports",
+        "services.loadbalancers",
+    }
+)
 _QOS_RESOURCES = ("cpu", "memory")
 
 
@@ -58,7 +82,9 @@ def is_native(name: str) -> bool:
 
 
 def is_extended(name: str) -> bool:
-    return not is_native(name) and not name.startswith("requests.") and not is_qualified_name("requests." + name)
+    return (
+        not is_native(name) and not name.startswith("requests.") and not is_qualified_name("requests." + name)
+    )
 
 
 def overcommit_allowed(name: str) -> bool:
@@ -69,8 +95,12 @@ def validate_resource_name(name: str, path: str) -> list[Cause]:
     causes = [invalid(path, name, m) for m in is_qualified_name(name)]
     if causes:
         return causes
-    if "/" not in name and name not in STANDARD_RESOURCES and not is_hugepages(name) \
-            and not name.startswith(("requests.hugepages-", "limits.hugepages-")):
+    if (
+        "/" not in name
+        and name not in STANDARD_RESOURCES
+        and not is_hugepages(name)
+        and not name.startswith(("requests.hugepages-", "limits.hugepages-"))
+    ):
         return [invalid(path, name, "must be a standard resource type or fully qualified")]
     return []
 
@@ -87,8 +117,11 @@ def validate_container_resource_name(name: str, path: str) -> list[Cause]:
 
 def validate_quota_resource_name(name: str, path: str) -> list[Cause]:
     causes = validate_resource_name(name, path)
-    if "/" not in name and name not in STANDARD_QUOTA_RESOURCES \
-            and not name.startswith(("hugepages-", "requests.hugepages-")):
+    if (
+        "/" not in name
+        and name not in STANDARD_QUOTA_RESOURCES
+        and not name.startswith(("hugepages-", "requests.hugepages-"))
+    ):
         causes.append(invalid(path, name, "must be a standard resource for quota"))
     return causes
 
@@ -128,7 +161,9 @@ def validate_requirements(requirements: Any, path: str) -> list[Cause]:
             if q.value != limit.value and not overcommit_allowed(name):
                 causes.append(invalid(req_path, str(q), f"must be equal to {name} limit of {limit}"))
             elif q.value > limit.value:
-                causes.append(invalid(req_path, str(q), f"must be less than or equal to {name} limit of {limit}"))
+                causes.append(
+                    invalid(req_path, str(q), f"must be less than or equal to {name} limit of {limit}")
+                )
         elif name not in limits and not overcommit_allowed(name):
             causes.append(required(lim_path, "Limit must be set for non overcommitable resources"))
     names = set(limits) | set(requests)

@@ -59,7 +59,9 @@ def _type(svc: Obj) -> str:
 
 def externally_accessible(svc: Obj) -> bool:
     kind = _type(svc)
-    return kind in ("LoadBalancer", "NodePort") or (kind == "ClusterIP" and bool(as_list(_spec(svc).get("externalIPs"))))
+    return kind in ("LoadBalancer", "NodePort") or (
+        kind == "ClusterIP" and bool(as_list(_spec(svc).get("externalIPs")))
+    )
 
 
 def _needs_cluster_ip(svc: Obj) -> bool:
@@ -68,7 +70,9 @@ def _needs_cluster_ip(svc: Obj) -> bool:
 
 def _needs_node_port(svc: Obj) -> bool:
     kind = _type(svc)
-    return kind == "NodePort" or (kind == "LoadBalancer" and _spec(svc).get("allocateLoadBalancerNodePorts") is not False)
+    return kind == "NodePort" or (
+        kind == "LoadBalancer" and _spec(svc).get("allocateLoadBalancerNodePorts") is not False
+    )
 
 
 def _needs_health_check_port(svc: Obj) -> bool:
@@ -105,7 +109,11 @@ def _default_service(obj: Obj) -> None:
             port["targetPort"] = port.get("port")
     if externally_accessible(obj):
         set_default(spec, "externalTrafficPolicy", "Cluster")
-    if spec.get("internalTrafficPolicy") is None and spec["type"] in ("ClusterIP", "NodePort", "LoadBalancer"):
+    if spec.get("internalTrafficPolicy") is None and spec["type"] in (
+        "ClusterIP",
+        "NodePort",
+        "LoadBalancer",
+    ):
         spec["internalTrafficPolicy"] = "Cluster"
     if spec["type"] == "LoadBalancer":
         if spec.get("allocateLoadBalancerNodePorts") is None:
@@ -151,16 +159,21 @@ def _patch_allocated(svc: Obj, old: Obj) -> None:
         if not as_list(spec.get("clusterIPs")) and as_list(old_spec.get("clusterIPs")):
             spec["clusterIPs"] = copy.deepcopy(old_spec["clusterIPs"])
     if _needs_node_port(old) and _needs_node_port(svc):
-        used = ({as_int(p.get("nodePort")) for p in dicts(old_spec.get("ports"))}
-                & {as_int(p.get("nodePort")) for p in dicts(spec.get("ports"))})
+        used = {as_int(p.get("nodePort")) for p in dicts(old_spec.get("ports"))} & {
+            as_int(p.get("nodePort")) for p in dicts(spec.get("ports"))
+        }
         by_name = {as_str(p.get("name")): as_int(p.get("nodePort")) for p in dicts(old_spec.get("ports"))}
         for port in dicts(spec.get("ports")):
             if not port.get("nodePort"):
                 previous = by_name.get(as_str(port.get("name")))
                 if previous and previous not in used:
                     port["nodePort"] = previous
-    if _needs_health_check_port(old) and _needs_health_check_port(svc) \
-            and not spec.get("healthCheckNodePort") and old_spec.get("healthCheckNodePort"):
+    if (
+        _needs_health_check_port(old)
+        and _needs_health_check_port(svc)
+        and not spec.get("healthCheckNodePort")
+        and old_spec.get("healthCheckNodePort")
+    ):
         spec["healthCheckNodePort"] = old_spec["healthCheckNodePort"]
 
 
@@ -179,13 +192,21 @@ def _drop_type_dependent(svc: Obj, old: Obj) -> None:
         if [as_int(p.get("nodePort")) for p in dicts(spec.get("ports"))] == old_ports:
             for port in dicts(spec.get("ports")):
                 port.pop("nodePort", None)
-    if _needs_health_check_port(old) and not _needs_health_check_port(svc) and _same(old, svc, "healthCheckNodePort"):
+    if (
+        _needs_health_check_port(old)
+        and not _needs_health_check_port(svc)
+        and _same(old, svc, "healthCheckNodePort")
+    ):
         spec.pop("healthCheckNodePort", None)
     if _type(old) == "LoadBalancer" and _type(svc) != "LoadBalancer":
         for name in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
             if _same(old, svc, name):
                 spec.pop(name, None)
-    if externally_accessible(old) and not externally_accessible(svc) and _same(old, svc, "externalTrafficPolicy"):
+    if (
+        externally_accessible(old)
+        and not externally_accessible(svc)
+        and _same(old, svc, "externalTrafficPolicy")
+    ):
         spec.pop("externalTrafficPolicy", None)
     if _type(svc) != "LoadBalancer" and isinstance(svc.get("status"), dict):
         svc["status"]["loadBalancer"] = {}
@@ -234,8 +255,10 @@ def _prepare_update(obj: Obj, old: Obj) -> None:
 
 
 def _go_port_key(protocol: str, port: int) -> Go:
-    return Go(f'core.ServicePort{{Name:"", Protocol:{go_quote(protocol)}, AppProtocol:(*string)(nil), '
-              f'Port:{port}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:""}}, NodePort:0}}')
+    return Go(
+        f'core.ServicePort{{Name:"", Protocol:{go_quote(protocol)}, AppProtocol:(*string)(nil), '
+        f'Port:{port}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:""}}, NodePort:0}}'
+    )
 
 
 def _port(port: dict[str, Any], require_name: bool, names: set[str], path: str) -> list[Cause]:
@@ -258,7 +281,9 @@ def _port(port: dict[str, Any], require_name: bool, names: set[str], path: str) 
     causes += port_num_or_name(port.get("targetPort"), child(path, "targetPort"))
     app_protocol = port.get("appProtocol")
     if isinstance(app_protocol, str):
-        causes += [invalid(child(path, "appProtocol"), app_protocol, m) for m in is_qualified_name(app_protocol)]
+        causes += [
+            invalid(child(path, "appProtocol"), app_protocol, m) for m in is_qualified_name(app_protocol)
+        ]
     return causes
 
 
@@ -290,7 +315,9 @@ def _cluster_ip_fields(spec: dict[str, Any], svc: Obj) -> list[Cause]:
         elif ips[0] != ip:
             causes.append(invalid("spec.clusterIPs", go_strings(ips), "first value must match `clusterIP`"))
     elif ips:
-        causes.append(invalid("spec.clusterIPs", go_strings(ips), "must be empty when `clusterIP` is not specified"))
+        causes.append(
+            invalid("spec.clusterIPs", go_strings(ips), "must be empty when `clusterIP` is not specified")
+        )
     seen: set[str] = set()
     families = [as_str(f) for f in as_list(spec.get("ipFamilies"))]
     for i, family in enumerate(families):
@@ -307,7 +334,9 @@ def _cluster_ip_fields(spec: dict[str, Any], svc: Obj) -> list[Cause]:
         if i == 0 and value == "None":
             if len(ips) > 1:
                 bad_ips = True
-                causes.append(invalid("spec.clusterIPs", go_strings(ips), "'None' must be the first and only value"))
+                causes.append(
+                    invalid("spec.clusterIPs", go_strings(ips), "'None' must be the first and only value")
+                )
             continue
         errs = ip_errors(index("spec.clusterIPs", i), value)
         bad_ips = bad_ips or bool(errs)
@@ -317,12 +346,19 @@ def _cluster_ip_fields(spec: dict[str, Any], svc: Obj) -> list[Cause]:
     if bad_ips:
         return causes
     if len(ips) > 1 and len({_family(x) for x in ips}) != len(ips):
-        causes.append(invalid("spec.clusterIPs", go_strings(ips), "may specify no more than one IP for each IP family"))
+        causes.append(
+            invalid("spec.clusterIPs", go_strings(ips), "may specify no more than one IP for each IP family")
+        )
     if not is_headless(svc):
         for i, (value, family) in enumerate(zip(ips, families, strict=False)):
             if family != _family(value):
-                causes.append(invalid(index("spec.clusterIPs", i), value,
-                                      f"expected an {family} value as indicated by `ipFamilies[{i}]`"))
+                causes.append(
+                    invalid(
+                        index("spec.clusterIPs", i),
+                        value,
+                        f"expected an {family} value as indicated by `ipFamilies[{i}]`",
+                    )
+                )
     return causes
 
 
@@ -336,19 +372,36 @@ def _allocation_checks(spec: dict[str, Any], svc: Obj) -> list[Cause]:
     families = as_list(spec.get("ipFamilies"))
     if policy == "SingleStack":
         if len(ips) == 2:
-            causes.append(invalid("spec.ipFamilyPolicy", policy, "must be 'RequireDualStack' or 'PreferDualStack' "
-                                                                 "when multiple cluster IPs are specified"))
+            causes.append(
+                invalid(
+                    "spec.ipFamilyPolicy",
+                    policy,
+                    "must be 'RequireDualStack' or 'PreferDualStack' when multiple cluster IPs are specified",
+                )
+            )
         if len(families) == 2:
-            causes.append(invalid("spec.ipFamilyPolicy", policy, "must be 'RequireDualStack' or 'PreferDualStack' "
-                                                                 "when multiple IP families are specified"))
+            causes.append(
+                invalid(
+                    "spec.ipFamilyPolicy",
+                    policy,
+                    "must be 'RequireDualStack' or 'PreferDualStack' when multiple IP families are specified",
+                )
+            )
     for i, ip in enumerate(ips):
         if ip != "None" and parse_ip(ip) is not None and _family(ip) not in _CLUSTER_FAMILIES:
-            causes.append(invalid(index("spec.clusterIPs", i), go_strings(ips),
-                                  f"{_family(ip)} is not configured on this cluster"))
+            causes.append(
+                invalid(
+                    index("spec.clusterIPs", i),
+                    go_strings(ips),
+                    f"{_family(ip)} is not configured on this cluster",
+                )
+            )
     if spec.get("clusterIP") == "None" and not as_dict(spec.get("selector")):
         return causes
     if policy == "RequireDualStack":
-        causes.append(invalid("spec.ipFamilyPolicy", policy, "this cluster is not configured for dual-stack services"))
+        causes.append(
+            invalid("spec.ipFamilyPolicy", policy, "this cluster is not configured for dual-stack services")
+        )
     for i, family in enumerate(families):
         if family in ("IPv4", "IPv6") and family not in _CLUSTER_FAMILIES:
             causes.append(invalid(index("spec.ipFamilies", i), family, "not configured on this cluster"))
@@ -388,7 +441,9 @@ def _validate_spec(svc: Obj) -> list[Cause]:
     if affinity == "ClientIP":
         causes += _client_ip_config(spec.get("sessionAffinityConfig"))
     elif affinity == "None" and spec.get("sessionAffinityConfig") is not None:
-        causes.append(forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None"))
+        causes.append(
+            forbidden("spec.sessionAffinityConfig", "must not be set when session affinity is None")
+        )
     causes += _cluster_ip_fields(spec, svc)
     for i, ip in enumerate(as_list(spec.get("externalIPs"))):
         p = index("spec.externalIPs", i)
@@ -401,8 +456,12 @@ def _validate_spec(svc: Obj) -> list[Cause]:
     if kind == "ClusterIP":
         for i, port in enumerate(ports):
             if as_int(port.get("nodePort")):
-                causes.append(forbidden(child(index("spec.ports", i), "nodePort"),
-                                        "may not be used when `type` is 'ClusterIP'"))
+                causes.append(
+                    forbidden(
+                        child(index("spec.ports", i), "nodePort"),
+                        "may not be used when `type` is 'ClusterIP'",
+                    )
+                )
     seen_node_ports: set[tuple[str, int]] = set()
     for i, port in enumerate(ports):
         node_port = as_int(port.get("nodePort")) or 0
@@ -420,19 +479,27 @@ def _validate_spec(svc: Obj) -> list[Cause]:
     ranges = as_list(spec.get("loadBalancerSourceRanges"))
     if ranges:
         if kind != "LoadBalancer":
-            causes.append(forbidden("spec.LoadBalancerSourceRanges", "may only be used when `type` is 'LoadBalancer'"))
+            causes.append(
+                forbidden("spec.LoadBalancerSourceRanges", "may only be used when `type` is 'LoadBalancer'")
+            )
         for i, value in enumerate(ranges):
             causes += cidr_errors(index("spec.LoadBalancerSourceRanges", i), as_str(value).strip())
     if spec.get("allocateLoadBalancerNodePorts") is not None and kind != "LoadBalancer":
-        causes.append(forbidden("spec.allocateLoadBalancerNodePorts", "may only be used when `type` is 'LoadBalancer'"))
+        causes.append(
+            forbidden("spec.allocateLoadBalancerNodePorts", "may only be used when `type` is 'LoadBalancer'")
+        )
     if kind == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is None:
         causes.append(required("allocateLoadBalancerNodePorts"))
     lb_class = spec.get("loadBalancerClass")
     if lb_class is not None:
         if kind != "LoadBalancer":
-            causes.append(forbidden("spec.loadBalancerClass", "may only be used when `type` is 'LoadBalancer'"))
+            causes.append(
+                forbidden("spec.loadBalancerClass", "may only be used when `type` is 'LoadBalancer'")
+            )
         else:
-            causes += [invalid("spec.loadBalancerClass", lb_class, m) for m in is_qualified_name(as_str(lb_class))]
+            causes += [
+                invalid("spec.loadBalancerClass", lb_class, m) for m in is_qualified_name(as_str(lb_class))
+            ]
     causes += _traffic_policies(spec, svc)
     return causes
 
@@ -447,8 +514,13 @@ def _client_ip_config(config: Any) -> list[Cause]:
     if timeout is None:
         return [required(child(path, "clientIP", "timeoutSeconds"), "when session affinity type is ClientIP")]
     if not 0 < timeout <= _MAX_AFFINITY_SECONDS:
-        return [invalid(child(path, "clientIP", "timeoutSeconds"), timeout,
-                        f"must be greater than 0 and less than {_MAX_AFFINITY_SECONDS}")]
+        return [
+            invalid(
+                child(path, "clientIP", "timeoutSeconds"),
+                timeout,
+                f"must be greater than 0 and less than {_MAX_AFFINITY_SECONDS}",
+            )
+        ]
     return []
 
 
@@ -457,8 +529,13 @@ def _traffic_policies(spec: dict[str, Any], svc: Obj) -> list[Cause]:
     external = as_str(spec.get("externalTrafficPolicy"))
     if not externally_accessible(svc):
         if external:
-            causes.append(invalid("spec.externalTrafficPolicy", external,
-                                  "may only be set for externally-accessible services"))
+            causes.append(
+                invalid(
+                    "spec.externalTrafficPolicy",
+                    external,
+                    "may only be set for externally-accessible services",
+                )
+            )
     elif not external:
         causes.append(required("spec.externalTrafficPolicy"))
     elif external not in ("Cluster", "Local"):
@@ -466,9 +543,13 @@ def _traffic_policies(spec: dict[str, Any], svc: Obj) -> list[Cause]:
     health = as_int(spec.get("healthCheckNodePort")) or 0
     if not _needs_health_check_port(svc):
         if health:
-            causes.append(invalid("spec.healthCheckNodePort", health,
-                                  "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is "
-                                  "'Local'"))
+            causes.append(
+                invalid(
+                    "spec.healthCheckNodePort",
+                    health,
+                    "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                )
+            )
     elif health:  # when absent the server allocates one; upstream allocates before validating
         causes += [invalid("spec.healthCheckNodePort", health, m) for m in is_port_num(health)]
     internal = spec.get("internalTrafficPolicy")
@@ -486,31 +567,56 @@ def _update_checks(svc: Obj, old: Obj) -> list[Cause]:
     causes: list[Cause] = []
     spec, old_spec = _spec(svc), _spec(old)
     if "ExternalName" not in (_type(svc), _type(old)) and not (is_headless(svc) and is_headless(old)):
-        new_ips, old_ips = [as_str(x) for x in as_list(spec.get("clusterIPs"))], \
-            [as_str(x) for x in as_list(old_spec.get("clusterIPs"))]
+        new_ips, old_ips = (
+            [as_str(x) for x in as_list(spec.get("clusterIPs"))],
+            [as_str(x) for x in as_list(old_spec.get("clusterIPs"))],
+        )
         if len(new_ips) == len(old_ips):
             for i, ip in enumerate(old_ips):
                 if ip != new_ips[i]:
-                    causes.append(invalid(index("spec.clusterIPs", i), go_strings(new_ips), "may not change once set"))
+                    causes.append(
+                        invalid(index("spec.clusterIPs", i), go_strings(new_ips), "may not change once set")
+                    )
         elif len(old_ips) > len(new_ips):
             if not new_ips:
-                causes.append(invalid("spec.clusterIPs[0]", go_strings(new_ips or None),
-                                      "primary clusterIP can not be unset"))
+                causes.append(
+                    invalid(
+                        "spec.clusterIPs[0]",
+                        go_strings(new_ips or None),
+                        "primary clusterIP can not be unset",
+                    )
+                )
             elif new_ips[0] != old_ips[0]:
                 causes.append(invalid("spec.clusterIPs[0]", go_strings(new_ips), "may not change once set"))
         elif old_ips and new_ips[0] != old_ips[0]:
             causes.append(invalid("spec.clusterIPs[0]", go_strings(new_ips), "may not change once set"))
-    if "ExternalName" not in (_type(svc), _type(old)) and is_headless(svc) == is_headless(old) \
-            and not is_headless(svc):
+    if (
+        "ExternalName" not in (_type(svc), _type(old))
+        and is_headless(svc) == is_headless(old)
+        and not is_headless(svc)
+    ):
         new_f, old_f = as_list(spec.get("ipFamilies")), as_list(old_spec.get("ipFamilies"))
-        changed = new_f != old_f if len(new_f) == len(old_f) else bool(new_f and old_f and new_f[0] != old_f[0])
+        changed = (
+            new_f != old_f if len(new_f) == len(old_f) else bool(new_f and old_f and new_f[0] != old_f[0])
+        )
         if changed:
-            causes.append(invalid("spec.ipFamilies[0]", go_strings(new_f, "core.IPFamily"), "may not change once set"))
-    if _type(old) == "LoadBalancer" and _type(svc) == "LoadBalancer" and old_spec.get("loadBalancerClass") is not None \
-            and spec.get("loadBalancerClass") != old_spec.get("loadBalancerClass"):
-        causes.append(invalid("spec.loadBalancerClass", spec.get("loadBalancerClass"), "may not change once set"))
-    if _needs_health_check_port(old) and _needs_health_check_port(svc) \
-            and spec.get("healthCheckNodePort") != old_spec.get("healthCheckNodePort"):
+            causes.append(
+                invalid("spec.ipFamilies[0]", go_strings(new_f, "core.IPFamily"), "may not change once set")
+            )
+    if (
+        _type(old) == "LoadBalancer"
+        and _type(svc) == "LoadBalancer"
+        and old_spec.get("loadBalancerClass") is not None
+        and spec.get("loadBalancerClass") != old_spec.get("loadBalancerClass")
+    ):
+        causes.append(
+            invalid("spec.loadBalancerClass", spec.get("loadBalancerClass"), "may not change once set")
+        )
+    if (
+        _needs_health_check_port(old)
+        and _needs_health_check_port(svc)
+        and spec.get("healthCheckNodePort") != old_spec.get("healthCheckNodePort")
+    ):
         causes.append(forbidden("spec.healthCheckNodePort", "field is immutable"))
     return causes
 
@@ -521,6 +627,11 @@ def _validate_service(obj: Obj, old: Obj | None) -> list[Cause]:
 
 
 STRATEGIES = {
-    ("", "Service"): Strategy(name_fn=name_is_dns1035_label, default=_default_service, validate=_validate_service,
-                              prepare_create=_prepare_create, prepare_update=_prepare_update),
+    ("", "Service"): Strategy(
+        name_fn=name_is_dns1035_label,
+        default=_default_service,
+        validate=_validate_service,
+        prepare_create=_prepare_create,
+        prepare_update=_prepare_update,
+    ),
 }

@@ -28,28 +28,40 @@ def range_error(lo: int, hi: int) -> str:
 
 
 _QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-              "alphanumeric character")
+_QNAME_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character"
+)
 _QNAME = re.compile(f"^{_QNAME_FMT}$")
 _LABEL_VALUE_FMT = f"({_QNAME_FMT})?"
-_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
-                    "'.', and must start and end with an alphanumeric character")
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+    "'.', and must start and end with an alphanumeric character"
+)
 _DNS_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
-                  "must start and end with an alphanumeric character")
+_DNS_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character"
+)
 _DNS_LABEL = re.compile(f"^{_DNS_LABEL_FMT}$")
 _SUBDOMAIN_FMT = _DNS_LABEL_FMT + "(\\." + _DNS_LABEL_FMT + ")*"
-_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-                  "'.', and must start and end with an alphanumeric character")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character"
+)
 _SUBDOMAIN = re.compile(f"^{_SUBDOMAIN_FMT}$")
 _DNS1035_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-                "alphabetic character, and end with an alphanumeric character")
+_DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character"
+)
 _DNS1035 = re.compile(f"^{_DNS1035_FMT}$")
 _WILDCARD_FMT = "\\*\\." + _SUBDOMAIN_FMT
-_WILDCARD_MSG = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which "
-                 "must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric "
-                 "character")
+_WILDCARD_MSG = (
+    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which "
+    "must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric "
+    "character"
+)
 _WILDCARD = re.compile(f"^{_WILDCARD_FMT}$")
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 _CONFIG_KEY = re.compile(f"^{_CONFIG_KEY_FMT}$")
@@ -110,8 +122,13 @@ def is_qualified_name(value: str) -> list[str]:
         else:
             errs += ["prefix part " + m for m in is_dns1123_subdomain(prefix)]
     else:
-        return [("a qualified name " + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-                 + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')")]
+        return [
+            (
+                "a qualified name "
+                + regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            )
+        ]
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > 63:
@@ -141,17 +158,31 @@ def _chdir_prefix(value: str) -> list[str]:
 def is_config_map_key(value: str) -> list[str]:
     errs = [max_len_error(253)] if len(value) > 253 else []
     if not _full(_CONFIG_KEY, value):
-        errs.append(regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
-                                _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
+        errs.append(
+            regex_error(
+                "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                _CONFIG_KEY_FMT,
+                "key.name",
+                "KEY_NAME",
+                "key-name",
+            )
+        )
     return errs + _chdir_prefix(value)
 
 
 def is_env_var_name(value: str) -> list[str]:
     errs = []
     if not _full(_ENV, value):
-        errs.append(regex_error("a valid environment variable name must consist of alphabetic characters, "
-                                "digits, '_', '-', or '.', and must not start with a digit", _ENV_FMT,
-                                "my.env-name", "MY_ENV.NAME", "MyEnvName1"))
+        errs.append(
+            regex_error(
+                "a valid environment variable name must consist of alphabetic characters, "
+                "digits, '_', '-', or '.', and must not start with a digit",
+                _ENV_FMT,
+                "my.env-name",
+                "MY_ENV.NAME",
+                "MyEnvName1",
+            )
+        )
     return errs + _chdir_prefix(value)
 
 
@@ -159,8 +190,9 @@ def is_relaxed_env_var_name(value: str) -> list[str]:
     if not value:
         return ["environment variable name must be non-empty"]
     if any(ord(c) > 126 or ord(c) < 32 or c == "=" for c in value):
-        return ["a valid environment variable name must consist only of printable ASCII characters other "
-                "than '='"]
+        return [
+            "a valid environment variable name must consist only of printable ASCII characters other than '='"
+        ]
     return []
 
 
@@ -186,15 +218,24 @@ def is_port_name(port: str) -> list[str]:
 def is_percent(value: str) -> list[str]:
     if _full(_PERCENT, value):
         return []
-    return [regex_error("a valid percent string must be a numeric string followed by an ending '%'",
-                        _PERCENT_FMT, "1%", "93%")]
+    return [
+        regex_error(
+            "a valid percent string must be a numeric string followed by an ending '%'",
+            _PERCENT_FMT,
+            "1%",
+            "93%",
+        )
+    ]
 
 
 def is_http_header_name(value: str) -> list[str]:
     if _full(_HEADER, value):
         return []
-    return [regex_error("a valid HTTP header must consist of alphanumeric characters or '-'", _HEADER_FMT,
-                        "X-Header-Name")]
+    return [
+        regex_error(
+            "a valid HTTP header must consist of alphanumeric characters or '-'", _HEADER_FMT, "X-Header-Name"
+        )
+    ]
 
 
 def parse_ip(value: str) -> tuple[int, int] | None:
@@ -295,11 +336,17 @@ def validate_label_selector(selector: Any, path: str, allow_invalid_values: bool
         op, values = expr.get("operator", ""), as_list(expr.get("values"))
         if op in ("In", "NotIn"):
             if not values:
-                causes.append(required(child(p, "values"), "must be specified when `operator` is 'In' or 'NotIn'"))
+                causes.append(
+                    required(child(p, "values"), "must be specified when `operator` is 'In' or 'NotIn'")
+                )
         elif op in ("Exists", "DoesNotExist"):
             if values:
-                causes.append(forbidden(child(p, "values"),
-                                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+                causes.append(
+                    forbidden(
+                        child(p, "values"),
+                        "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+                    )
+                )
         else:
             causes.append(invalid(child(p, "operator"), op, "not a valid selector operator"))
         causes += label_name_errors(child(p, "key"), str(expr.get("key", "")))
@@ -341,9 +388,12 @@ def selector_matches(selector: Any, labels: Any) -> bool:
         expr = as_dict(expr)
         k, op, values = expr.get("key"), expr.get("operator"), as_list(expr.get("values"))
         present = k in labels
-        if (op == "In" and (not present or labels[k] not in values)) \
-                or (op == "NotIn" and present and labels[k] in values) \
-                or (op == "Exists" and not present) or (op == "DoesNotExist" and present):
+        if (
+            (op == "In" and (not present or labels[k] not in values))
+            or (op == "NotIn" and present and labels[k] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
             return False
     return True
 

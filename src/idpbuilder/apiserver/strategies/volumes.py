@@ -25,13 +25,49 @@ from .fields import (
 from .validation import is_dns1123_label, name_is_subdomain
 
 # Every volume source of core/v1, in the order upstream checks them.
-SOURCES = ("emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore", "secret", "nfs",
-           "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "rbd", "cinder", "cephfs", "quobyte",
-           "downwardAPI", "fc", "flexVolume", "configMap", "azureFile", "vsphereVolume", "photonPersistentDisk",
-           "portworxVolume", "azureDisk", "storageos", "projected", "scaleIO", "csi", "ephemeral", "image")
+SOURCES = (
+    "emptyDir",
+    "hostPath",
+    "gitRepo",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "secret",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "flocker",
+    "persistentVolumeClaim",
+    "rbd",
+    "cinder",
+    "cephfs",
+    "quobyte",
+    "downwardAPI",
+    "fc",
+    "flexVolume",
+    "configMap",
+    "azureFile",
+    "vsphereVolume",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "azureDisk",
+    "storageos",
+    "projected",
+    "scaleIO",
+    "csi",
+    "ephemeral",
+    "image",
+)
 _DEFAULT_MODE = 0o644
-_HOST_PATH_TYPES = ("", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate",
-                    "Socket")
+_HOST_PATH_TYPES = (
+    "",
+    "BlockDevice",
+    "CharDevice",
+    "Directory",
+    "DirectoryOrCreate",
+    "File",
+    "FileOrCreate",
+    "Socket",
+)
 # Declarative defaults of the older in-tree sources.
 _SOURCE_DEFAULTS = {
     "iscsi": {"iscsiInterface": "default"},
@@ -154,7 +190,9 @@ def _source_errors(kind: str, body: dict[str, Any], path: str) -> list[Cause]:
         if size is not None:
             q = resources.quantity(size, child(path, "sizeLimit"), causes)
             if q is not None and q.value < 0:
-                causes.append(forbidden(child(path, "sizeLimit"), "SizeLimit field must be a valid resource quantity"))
+                causes.append(
+                    forbidden(child(path, "sizeLimit"), "SizeLimit field must be a valid resource quantity")
+                )
     elif kind == "projected":
         causes += _mode(body.get("defaultMode"), child(path, "defaultMode"))
         for i, source in enumerate(as_list(body.get("sources"))):
