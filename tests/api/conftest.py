@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,9 +92,10 @@ def client_for(server: APIServer, token: str | None) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=server), base_url="https://test", headers=headers)
 
 
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Api]:
-    server = APIServer(tmp_path / "data", audit=False)
+@asynccontextmanager
+async def serve(data_dir: Path, **options: Any) -> AsyncIterator[Api]:
+    """A started APIServer (options go to its constructor) with an admin client."""
+    server = APIServer(data_dir, audit=False, **options)
     await server.startup()
     client = client_for(server, server.tokens.admin_token)
     try:
@@ -102,3 +104,9 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
     finally:
         await client.aclose()
         await server.shutdown()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with serve(tmp_path / "data") as running:
+        yield running

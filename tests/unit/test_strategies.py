@@ -1647,6 +1647,37 @@ INVALID = [
         ),
     ),
     ("storage.k8s.io", "StorageClass", {"metadata": meta("sc", None)}, ("provisioner", "Required value")),
+    (
+        "",
+        "Namespace",
+        {"metadata": meta("ns", None), "spec": {"finalizers": ["cleanup"]}},
+        (
+            "spec.finalizers",
+            'Invalid value: "cleanup": name is neither a standard finalizer name nor is it fully qualified',
+        ),
+    ),
+    (
+        APPS,
+        "DaemonSet",
+        {"metadata": meta("ds"), "spec": {"template": {"metadata": {"labels": {"app": "a"}}, "spec": pod_spec()}}},
+        (
+            "spec.template.metadata.labels",
+            'Invalid value: map[string]string{"app":"a"}: `selector` does not match template `labels`',
+        ),
+    ),
+    (
+        "",
+        "Service",
+        service(ports=[{"port": 80, "targetPort": "HTTP"}]),
+        ("spec.ports[0].targetPort", 'Invalid value: "HTTP": must contain only alpha-numeric characters (a-z, '
+                                     '0-9), and hyphens (-)'),
+    ),
+    (
+        "",
+        "Service",
+        service(ipFamilies=["IPv4", "IPv4"]),
+        ("spec.ipFamilies[1]", 'Duplicate value: "IPv4"'),
+    ),
 ]
 
 REASONS = {
@@ -1987,8 +2018,10 @@ def test_namespace_finalizers_and_status_on_update() -> None:
     old = created("", "Namespace", {"metadata": meta("team-a", None)})
     new = copy.deepcopy(old)
     new["spec"]["finalizers"] = []
+    new["status"] = {"phase": "Terminating"}
     kept, _ = update("", "Namespace", old, new)
     assert kept["spec"]["finalizers"] == ["kubernetes"]
+    assert kept["status"] == {"phase": "Active"}
     finalized, _ = update("", "Namespace", old, new, subresource="finalize")
     assert finalized["spec"]["finalizers"] == []
     # A caller that does not say which subresource it updates is not second-guessed.
@@ -2064,3 +2097,8 @@ def test_wrongly_typed_fields_do_not_crash() -> None:
         strategies.prepare_for_create(group, kind, obj)
         strategies.default(group, kind, obj)
         assert isinstance(strategies.validate(group, kind, obj), list)
+
+
+def test_headless_and_external_name_services_need_no_ports() -> None:
+    for spec in ({"clusterIP": "None", "selector": {"app": "db"}}, {"type": "ExternalName", "externalName": "a.b"}):
+        assert create("", "Service", {"metadata": meta("s"), "spec": spec})[1] == []

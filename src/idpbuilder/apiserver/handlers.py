@@ -28,7 +28,8 @@ def _respond(obj: Any, accept: str, status: int = 200, ctx: RequestContext | Non
     body, ct = dump(obj, accept)
     headers = {}
     if ctx is not None and ctx.warnings:
-        headers["Warning"] = ", ".join(f'299 - "{w}"' for w in ctx.warnings)
+        headers["Warning"] = ", ".join(
+            '299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in ctx.warnings)
     return Response(body, status_code=status, media_type=ct, headers=headers)
 
 
@@ -49,6 +50,29 @@ def _context(server: APIServer, request: Request, user: Any) -> RequestContext:
 def _user_agent_manager(request: Request) -> str:
     agent = request.headers.get("user-agent", "unknown")
     return agent.split("/")[0] or "unknown"
+
+
+def _check_watch_options(send_initial: str | None, match: str | None) -> None:
+    """The rules upstream's ListOptions validation sets for watch-list requests."""
+    causes = []
+    if send_initial is not None and match != "NotOlderThan":
+        causes.append(errors.Cause("resourceVersionMatch", "Forbidden: sendInitialEvents requires setting "
+                                   "resourceVersionMatch to NotOlderThan", "FieldValueForbidden"))
+    if match:
+        if send_initial is None:
+            causes.append(errors.Cause("resourceVersionMatch", "Forbidden: resourceVersionMatch is forbidden for "
+                                       "watch unless sendInitialEvents is provided", "FieldValueForbidden"))
+        if match != "NotOlderThan":
+            causes.append(errors.Cause("resourceVersionMatch", f'Unsupported value: "{match}": supported values: '
+                                       '"NotOlderThan"', "FieldValueNotSupported"))
+    if causes:
+        raise errors.invalid("ListOptions", "", causes, "meta.k8s.io")
+
+
+def _error_event_stream(exc: errors.ApiError) -> Response:
+    """A watch that could not start from its resourceVersion: upstream answers 200 with one ERROR event."""
+    body = orjson.dumps({"type": "ERROR", "object": exc.status()}) + b"\n"
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
 
 
 class ResourceHandlers:
@@ -173,12 +197,20 @@ class ResourceHandlers:
         q = request.query_params
         params = self._list_params(request)
         send_initial = q.get("sendInitialEvents")
-        watcher, initial = self.service.watch(
-            rt, info.namespace or None, label_selector=params["label_selector"],
-            field_selector=params["field_selector"], resource_version=q.get("resourceVersion") or "",
-            send_initial=parse_bool(send_initial) if send_initial is not None else None)
+        _check_watch_options(send_initial, q.get("resourceVersionMatch"))
+        try:
+            watcher, initial = self.service.watch(
+                rt, info.namespace or None, label_selector=params["label_selector"],
+                field_selector=params["field_selector"], resource_version=q.get("resourceVersion") or "",
+                send_initial=parse_bool(send_initial) if send_initial is not None else None)
+        except errors.ApiError as exc:
+            if exc.code != 410:
+                raise
+            return _error_event_stream(exc)
+        snapshot_rv = self.service.store.rv  # what the initial events show; no await since they were taken
         timeout = float(q.get("timeoutSeconds") or 0) or None
         bookmarks = parse_bool(q.get("allowWatchBookmarks"))
+        tick = min(1.0, self.server.bookmark_interval)
         initial_end_bookmark = parse_bool(send_initial) and bookmarks
         table = wants_table(accept)
         service = self.service
@@ -211,15 +243,14 @@ class ResourceHandlers:
 
         async def stream() -> AsyncIterator[bytes]:
             try:
-                last_rv = service.store.rv
                 for ev in initial:
                     yield encode_event(ev)
                 if initial_end_bookmark:
-                    yield bookmark(last_rv, True)
+                    yield bookmark(snapshot_rv, True)
                 idle = 0.0
-                async for ev in service.events(watcher, timeout):
+                async for ev in service.events(watcher, timeout, tick):
                     if ev is None:
-                        idle += 1.0
+                        idle += tick
                         if bookmarks and idle >= server.bookmark_interval:
                             idle = 0.0
                             yield bookmark(service.store.rv)

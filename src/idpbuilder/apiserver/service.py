@@ -256,7 +256,7 @@ class ApiService:
                         "metadata.finalizers", "Forbidden: no new finalizers can be added if the object is being "
                         "deleted, found new finalizers " + str(sorted(added)), "FieldValueForbidden")], rt.group)
             if not rt.is_custom:
-                strategies.prepare_for_update(rt.group, rt.kind, obj, current)
+                strategies.prepare_for_update(rt.group, rt.kind, obj, current, subresource)
         meta["resourceVersion"] = cur_meta["resourceVersion"]
         meta["managedFields"] = copy.deepcopy(cur_meta.get("managedFields") or []) \
             if "managedFields" not in meta else meta["managedFields"]
@@ -439,6 +439,8 @@ class ApiService:
         initial: list[Event]
         if send_initial is None:
             send_initial = resource_version in ("", "0")
+        elif not send_initial and resource_version in ("", "0"):
+            resource_version = str(self.store.rv)  # no initial state: start from the newest change
         if send_initial:
             initial = []
             for (ns, name), entry in self.store.entries(gr, namespace or None):
@@ -447,25 +449,26 @@ class ApiService:
                 if seen is not None:
                     initial.append(seen)
         else:
-            try:
-                since = int(resource_version)
-            except ValueError:
-                raise errors.bad_request(f"invalid resource version: {resource_version}") from None
+            since = int(resource_version) if resource_version.isdigit() else -1
+            if since < 0:
+                raise errors.bad_request(f"invalid resource version: {resource_version}")
             if since < self.store.hub.compacted_rv:
                 raise errors.gone(f"too old resource version: {since} ({self.store.hub.compacted_rv})")
             initial = [e for e in (watcher.translate(ev) for ev in self.store.hub.since(gr, since)) if e]
+            watcher.after_rv = since  # a resourceVersion from the future skips changes up to it
         self.store.hub.add(watcher)
         return watcher, initial
 
     def unwatch(self, watcher: Watcher) -> None:
         self.store.hub.remove(watcher)
 
-    async def events(self, watcher: Watcher, timeout: float | None) -> AsyncIterator[Event | None]:
-        """Yields events; None marks an idle tick (for bookmarks); ends on timeout or close."""
+    async def events(self, watcher: Watcher, timeout: float | None,
+                     tick: float = 1.0) -> AsyncIterator[Event | None]:
+        """Yields events; None marks `tick` seconds without one (for bookmarks); ends on timeout or close."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         while not watcher.closed or not watcher.queue.empty():
-            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - loop.time()))
+            wait = tick if deadline is None else max(0.0, min(tick, deadline - loop.time()))
             try:
                 ev = await asyncio.wait_for(watcher.queue.get(), wait)
             except TimeoutError:

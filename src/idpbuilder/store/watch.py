@@ -49,6 +49,7 @@ class Watcher:
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     max_backlog: int = 20000
     closed: bool = False
+    after_rv: int = 0  # changes at or below this resourceVersion are not sent
 
     def _match(self, namespace: str, labels: dict[str, str] | None, obj: Callable[[], Any]) -> bool:
         if self.namespace and namespace != self.namespace:
@@ -76,7 +77,7 @@ class Watcher:
         return None
 
     def offer(self, ev: Event) -> None:
-        if self.closed:
+        if self.closed or ev.rv <= self.after_rv:
             return
         seen = self.translate(ev)
         if seen is None:

@@ -79,6 +79,12 @@ def _default_secret(obj: Obj) -> None:
                 data[k] = base64.b64encode(as_str(v).encode()).decode()
 
 
+def _default_config_map(obj: Obj) -> None:
+    for value in as_dict(obj.get("binaryData")).values():
+        if isinstance(value, str):
+            decode_base64(value)
+
+
 def _data_keys(data: Any, path: str) -> list[Cause]:
     return [invalid(key(path, k), k, m) for k in sorted(as_dict(data)) for m in is_config_map_key(k)]
 
@@ -177,6 +183,11 @@ def _prepare_namespace_create(obj: Obj) -> None:
     if "kubernetes" not in finalizers:
         finalizers.append("kubernetes")
     spec["finalizers"] = finalizers
+
+
+def _prepare_namespace_update(obj: Obj, old: Obj) -> None:
+    if "status" in old:
+        obj["status"] = copy.deepcopy(old["status"])
 
 
 def keep_namespace_finalizers(obj: Obj, old: Obj, subresource: str | None) -> None:
@@ -419,13 +430,14 @@ def _status(value: dict[str, Any]) -> Any:
 
 
 STRATEGIES = {
-    ("", "ConfigMap"): Strategy(validate=_validate_config_map),
+    ("", "ConfigMap"): Strategy(default=_default_config_map, validate=_validate_config_map),
     ("", "Secret"): Strategy(default=_default_secret, validate=_validate_secret),
     ("", "Namespace"): Strategy(
         name_fn=name_is_dns_label,
         default=_default_namespace,
         validate=_validate_namespace,
         prepare_create=_prepare_namespace_create,
+        prepare_update=_prepare_namespace_update,
     ),
     ("", "ServiceAccount"): Strategy(),
     ("", "Event"): Strategy(default=_default_event, validate=_validate_event),

@@ -1,0 +1,131 @@
+"""The one client interface every controller uses, whatever runs the API (embedded or a real cluster).
+
+Errors are `idpbuilder.core.errors.ApiError` in both backends: a remote `Status` becomes the same
+exception the embedded server raises, so controller code checks `exc.code == 404` either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+PatchType = Literal["merge", "json", "strategic", "apply"]
+PropagationPolicy = Literal["Background", "Foreground", "Orphan"]
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """A served resource: enough to build its URL and to name its objects."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_resource(self) -> tuple[str, str]:
+        return (self.group, self.plural)
+
+    def __str__(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+@dataclass(frozen=True)
+class ResourceInfo:
+    """One entry of discovery."""
+
+    ref: ResourceRef
+    verbs: tuple[str, ...]
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass
+class ObjectList:
+    items: list[dict[str, Any]]
+    resource_version: str
+    continue_token: str = ""
+    remaining_item_count: int | None = None
+
+
+@dataclass
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
+    object: dict[str, Any]
+
+
+@dataclass
+class DeleteOptions:
+    propagation_policy: PropagationPolicy | None = None
+    precondition_uid: str | None = None
+    precondition_resource_version: str | None = None
+    grace_period_seconds: int | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class WriteOptions:
+    field_manager: str | None = None
+    dry_run: bool = False
+    field_validation: Literal["Strict", "Warn", "Ignore"] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class ResourceClient(Protocol):
+    """Async access to one Kubernetes-compatible API as one identity."""
+
+    async def discover(self) -> list[ResourceInfo]:
+        """Every served resource (built-in and custom), preferred versions first."""
+        ...
+
+    async def resource_for(self, api_version: str, kind: str) -> ResourceRef:
+        """The resource serving `kind` in `api_version`; ApiError 404 when none does."""
+        ...
+
+    async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any]: ...
+
+    async def list(self, res: ResourceRef, namespace: str | None = None, *, label_selector: str = "",
+                   field_selector: str = "", limit: int = 0, continue_token: str = "") -> ObjectList:
+        """namespace None lists across all namespaces (or a cluster-scoped resource)."""
+        ...
+
+    def watch(self, res: ResourceRef, namespace: str | None = None, *, resource_version: str = "",
+              label_selector: str = "", field_selector: str = "", allow_bookmarks: bool = True,
+              timeout_seconds: float | None = None) -> AsyncIterator[WatchEvent]:
+        """Events after `resource_version` ("" = current state as ADDED first). Raises ApiError 410 when the
+        version is too old (the caller relists)."""
+        ...
+
+    async def create(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
+                     opts: WriteOptions | None = None) -> dict[str, Any]: ...
+
+    async def update(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
+                     opts: WriteOptions | None = None, *, subresource: str = "") -> dict[str, Any]:
+        """PUT; obj's metadata.resourceVersion is the precondition (409 Conflict when stale)."""
+        ...
+
+    async def update_status(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
+                            opts: WriteOptions | None = None) -> dict[str, Any]: ...
+
+    async def patch(self, res: ResourceRef, name: str, patch: Any, namespace: str | None = None, *,
+                    patch_type: PatchType = "merge", opts: WriteOptions | None = None, force: bool = False,
+                    subresource: str = "") -> dict[str, Any]: ...
+
+    async def apply(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None, *,
+                    field_manager: str, force: bool = False, subresource: str = "") -> dict[str, Any]:
+        """Server-side apply of obj (creates it when missing)."""
+        ...
+
+    async def delete(self, res: ResourceRef, name: str, namespace: str | None = None,
+                     opts: DeleteOptions | None = None) -> dict[str, Any] | None:
+        """The deleted (or now-terminating) object as the server returns it."""
+        ...
+
+    async def close(self) -> None: ...
