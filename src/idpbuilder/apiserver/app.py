@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ class APIServer:
         self.server_address = server_address
         self.bookmark_interval = 60.0
         self.ready = False
+        # name -> () -> (healthy, detail); components add theirs; shown by /readyz?verbose and `idp status`.
+        self.health_checks: dict[str, Callable[[], tuple[bool, str]]] = {
+            "kernel-controllers": self.kernel.health}
         self._restore_crds()
         self._bootstrap()
 
@@ -212,8 +216,7 @@ class APIServer:
         if path == "/version":
             return Response(orjson.dumps(VERSION_INFO), media_type="application/json")
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
-            ok = self.ready or path.startswith("/livez") or path == "/healthz"
-            return Response(b"ok" if ok else b"not ready", status_code=200 if ok else 503, media_type="text/plain")
+            return self._health(path, "verbose" in request.query_params)
         if path == "/api":
             return self._discovery_response(accept, legacy=True)
         if path == "/apis":
@@ -240,6 +243,29 @@ class APIServer:
                 raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
             return Response(raw, media_type="application/json", headers={"Cache-Control": "public, immutable"})
         raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _health(self, path: str, verbose: bool) -> Response:
+        """Upstream's health endpoints: one line per check (`[+]name ok` / `[-]name failed: reason`)."""
+        endpoint, _, only = path.strip("/").partition("/")
+        checks: list[tuple[str, bool, str]] = [("ping", True, "")]
+        if endpoint != "livez":
+            checks.append(("apiserver", self.ready, "" if self.ready else "not started"))
+            for name, check in self.health_checks.items():
+                healthy, detail = check()
+                checks.append((name, healthy, detail))
+        if only:
+            checks = [c for c in checks if c[0] == only]
+            if not checks:
+                raise errors.ApiError(404, "NotFound", f"no health check named {only!r}")
+        ok = all(healthy for _, healthy, _ in checks)
+        if verbose or not ok:
+            lines = [f"[+]{name} ok" if healthy else f"[-]{name} failed: {detail or 'reason withheld'}"
+                     for name, healthy, detail in checks]
+            lines.append(f"{endpoint} check {'passed' if ok else 'failed'}")
+            body = "\n".join(lines) + "\n"
+        else:
+            body = "ok"
+        return Response(body.encode(), status_code=200 if ok else 500, media_type="text/plain")
 
     def _discovery_response(self, accept: str, *, legacy: bool) -> Response:
         version = discovery.negotiate_aggregated(accept)

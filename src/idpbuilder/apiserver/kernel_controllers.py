@@ -109,6 +109,13 @@ class KernelControllers:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run(), name="kernel-controllers")
 
+    def health(self) -> tuple[bool, str]:
+        if self._task is None:
+            return False, "not started"
+        if self._task.done():
+            return False, "stopped"
+        return True, f"{self.queue.qsize() if self.queue else 0} queued"
+
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()

@@ -45,16 +45,16 @@ def cmd_down(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
     pid = runner.running_pid(data_dir)
-    code, body = runner.probe(data_dir, "/readyz") if pid else (0, "not running")
-    components = [{"component": "apiserver", "healthy": code == 200,
-                   "detail": "ready" if code == 200 else (body.strip() or f"HTTP {code}")}]
+    components = runner.component_health(data_dir) if pid else []
+    healthy = bool(pid) and bool(components) and all(c["healthy"] for c in components)
     if args.output == "json":
-        print(json.dumps({"running": bool(pid), "pid": pid, "dataDir": str(data_dir), "components": components}))
+        print(json.dumps({"running": bool(pid), "pid": pid, "dataDir": str(data_dir), "healthy": healthy,
+                          "components": components}))
     else:
         print(f"platform: {'running (pid ' + str(pid) + ')' if pid else 'not running'}   data dir: {data_dir}")
         for c in components:
-            print(f"  {c['component']:<12} {'healthy' if c['healthy'] else 'unhealthy'}  {c['detail']}")
-    return 0 if pid and all(c["healthy"] for c in components) else 1
+            print(f"  {c['component']:<22} {'healthy' if c['healthy'] else 'UNHEALTHY'}  {c['detail']}")
+    return 0 if healthy else 1
 
 
 def cmd_kubeconfig(args: argparse.Namespace) -> int:

@@ -187,3 +187,19 @@ def probe(data_dir: Path, path: str, timeout: float = 2.0) -> tuple[int, str]:
         return 0, str(exc)
     finally:
         conn.close()
+
+
+def component_health(data_dir: Path) -> list[dict[str, object]]:
+    """Each health check of the running platform, from `/readyz?verbose`."""
+    code, body = probe(data_dir, "/readyz?verbose")
+    if code == 0:
+        return [{"component": "apiserver", "healthy": False, "detail": body.strip() or "unreachable"}]
+    out: list[dict[str, object]] = []
+    for line in body.splitlines():
+        if line.startswith("[+]"):
+            name, _, detail = line[3:].partition(" ")
+            out.append({"component": name, "healthy": True, "detail": detail})
+        elif line.startswith("[-]"):
+            name, _, detail = line[3:].partition(" ")
+            out.append({"component": name, "healthy": False, "detail": detail.removeprefix("failed: ")})
+    return [c for c in out if c["component"] != "ping"]
