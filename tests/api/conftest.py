@@ -14,6 +14,7 @@ import pytest
 
 from idpbuilder.apiserver.app import APIServer
 
+ROOT_CA = "kube-root-ca.crt"
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
 WIDGET_CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -64,9 +65,10 @@ class Api:
         return r.json()
 
     async def names(self, path: str, **params: str) -> list[str]:
+        """Names listed at path, minus the root CA ConfigMap the control plane puts in every namespace."""
         r = await self.client.get(path, params=params)
         assert r.status_code == 200, r.text
-        return [i["metadata"]["name"] for i in r.json()["items"]]
+        return [i["metadata"]["name"] for i in r.json()["items"] if i["metadata"]["name"] != ROOT_CA]
 
     async def widget_crd(self, crd: dict[str, Any] | None = None) -> dict[str, Any]:
         created = await self.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",

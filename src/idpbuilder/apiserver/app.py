@@ -102,6 +102,7 @@ class APIServer:
         for name in DEFAULT_NAMESPACES:
             if self.store.get_entry(("", "namespaces"), "", name) is None:
                 self.service.create(ns_rt, "", {"metadata": {"name": name}}, ctx)
+        self._bootstrap_kubernetes_service(ctx)
         cr_rt = self.registry.get("rbac.authorization.k8s.io", "v1", "clusterroles")
         crb_rt = self.registry.get("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
         assert cr_rt is not None and crb_rt is not None
@@ -110,8 +111,32 @@ class APIServer:
                 if self.store.get_entry(rt.group_resource, "", obj["metadata"]["name"]) is None:
                     self.service.create(rt, "", obj, ctx)
 
+    def _bootstrap_kubernetes_service(self, ctx: RequestContext) -> None:
+        """The `kubernetes` Service in `default`, as every cluster has; its Endpoints name this server."""
+        svc_rt = self.registry.get("", "v1", "services")
+        ep_rt = self.registry.get("", "v1", "endpoints")
+        assert svc_rt is not None and ep_rt is not None
+        host, _, port = self.server_address.rpartition(":")
+        if self.store.get_entry(("", "services"), "default", "kubernetes") is None:
+            self.service.create(svc_rt, "default", {
+                "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                                              "targetPort": int(port or 8443)}]}}, ctx)
+        endpoints = {"metadata": {"name": "kubernetes", "namespace": "default",
+                                  "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+                     "subsets": [{"addresses": [{"ip": host or "127.0.0.1"}],
+                                  "ports": [{"name": "https", "port": int(port or 8443), "protocol": "TCP"}]}]}
+        current = self.store.get(("", "endpoints"), "default", "kubernetes")
+        if current is None:
+            self.service.create(ep_rt, "default", endpoints, ctx)
+        elif current.get("subsets") != endpoints["subsets"]:
+            current["subsets"] = endpoints["subsets"]
+            self.service.update(ep_rt, "default", "kubernetes", current, ctx)
+
     async def startup(self) -> None:
         self.kernel.start()
+        for (_, name), _entry in self.store.entries(("", "namespaces")):
+            self.token_controller.publish_root_ca(name)
         self.ready = True
 
     async def shutdown(self) -> None:

@@ -30,6 +30,10 @@ from .rbac import UserInfo
 SYSTEM_USER = UserInfo("system:apiserver", ("system:masters", "system:authenticated"))
 NAMESPACE_GR = ("", "namespaces")
 CRD_GR = ("apiextensions.k8s.io", "customresourcedefinitions")
+OBJECT_META_FIELDS = frozenset({
+    "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp",
+    "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers",
+    "managedFields"})
 IMMUTABLE_META = ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
                   "deletionGracePeriodSeconds")
 
@@ -519,9 +523,11 @@ class ApiService:
                ctx: RequestContext) -> None:
         name = obj["metadata"].get("name", "")
         causes: list[Cause]
+        unknown = _prune_object_meta(obj["metadata"])
         if rt.schema is not None:
-            unknown = rt.schema.prune(obj)
-            self._unknown_fields(unknown, ctx)
+            unknown = sorted(unknown + rt.schema.prune(obj))
+        self._unknown_fields(unknown, ctx)
+        if rt.schema is not None:
             rt.schema.default(obj)
             causes = rt.schema.validate(obj)
             causes += strategies.validate("", "", obj, old)
@@ -555,6 +561,14 @@ class ApiService:
                      deleted: bool = False) -> None:
         for hook in self.after_write.get(self._gr(rt), ()):
             hook(rt, obj, old, deleted)
+
+
+def _prune_object_meta(meta: dict[str, Any]) -> list[str]:
+    """Drops metadata keys ObjectMeta does not have (as upstream's decoder does); returns their paths."""
+    unknown = [key for key in meta if key not in OBJECT_META_FIELDS]
+    for key in unknown:
+        del meta[key]
+    return [f"metadata.{key}" for key in unknown]
 
 
 def _unowned(rt: ResourceType, subresource: str) -> list[tuple[str, ...]]:

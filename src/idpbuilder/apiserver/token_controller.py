@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import copy
+import logging
 from typing import Any
 
 from ..core.errors import ApiError
@@ -14,10 +15,13 @@ from ..core.resources import ResourceType
 from .authn import TokenAuthority
 from .service import ApiService, RequestContext
 
+log = logging.getLogger(__name__)
+
 SA_TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME = "kubernetes.io/service-account.name"
 SA_UID = "kubernetes.io/service-account.uid"
 SECRETS_GR = ("", "secrets")
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 
 
 class ServiceAccountTokenController:
@@ -28,6 +32,32 @@ class ServiceAccountTokenController:
         self.ctx = RequestContext(field_manager="idp-token-controller")
         service.after_write.setdefault(SECRETS_GR, []).append(self._observe)
         service.after_write.setdefault(("", "serviceaccounts"), []).append(self._observe_account)
+        service.after_write.setdefault(("", "namespaces"), []).append(self._observe_namespace)
+
+    def _observe_namespace(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None,
+                           deleted: bool) -> None:
+        if old is None and not deleted and self.ca_pem:
+            asyncio.get_running_loop().call_soon(self.publish_root_ca, obj["metadata"]["name"])
+
+    def publish_root_ca(self, namespace: str) -> None:
+        """Every namespace gets `kube-root-ca.crt` so in-cluster clients can verify the API server."""
+        store = self.service.store
+        ns = store.get(("", "namespaces"), "", namespace)
+        if ns is None or ns["metadata"].get("deletionTimestamp"):
+            return
+        if store.get_entry(("", "configmaps"), namespace, ROOT_CA_CONFIGMAP) is not None:
+            return
+        rt = self.service.registry.get("", "v1", "configmaps")
+        assert rt is not None
+        try:
+            self.service.create(rt, namespace, {"metadata": {"name": ROOT_CA_CONFIGMAP, "annotations": {
+                "kubernetes.io/description": "Contains a CA bundle that can be used to verify the "
+                "kube-apiserver when using internal endpoints such as the internal service IP or "
+                "kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes "
+                "clusters."}}, "data": {"ca.crt": self.ca_pem.decode()}}, self.ctx)
+        except ApiError as exc:
+            if exc.code != 409:  # created meanwhile: fine
+                log.warning("could not publish %s in %s: %s", ROOT_CA_CONFIGMAP, namespace, exc.message)
 
     def _observe(self, rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None, deleted: bool) -> None:
         if deleted or obj.get("type") != SA_TOKEN_TYPE or (obj.get("data") or {}).get("token"):
