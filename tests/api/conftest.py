@@ -16,6 +16,7 @@ from idpbuilder.apiserver.app import APIServer
 
 ROOT_CA = "kube-root-ca.crt"
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
+V1BETA1 = "/apis/example.com/v1beta1/namespaces/default/widgets"
 WIDGET_CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
@@ -40,6 +41,15 @@ WIDGET_CRD: dict[str, Any] = {
         }],
     },
 }
+
+
+def two_versions() -> dict[str, Any]:
+    """The widget CRD serving v1 (storage) and v1beta1 with the same schema."""
+    crd = copy.deepcopy(WIDGET_CRD)
+    beta = copy.deepcopy(crd["spec"]["versions"][0])
+    beta.update(name="v1beta1", storage=False)
+    crd["spec"]["versions"].append(beta)
+    return crd
 
 
 @dataclass

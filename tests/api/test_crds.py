@@ -5,18 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .conftest import WIDGET_CRD, WIDGETS, Api, widget
+from .conftest import V1BETA1, WIDGET_CRD, WIDGETS, Api, two_versions, widget
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-V1BETA1 = "/apis/example.com/v1beta1/namespaces/default/widgets"
-
-
-def two_versions() -> dict[str, Any]:
-    crd = copy.deepcopy(WIDGET_CRD)
-    beta = copy.deepcopy(crd["spec"]["versions"][0])
-    beta.update(name="v1beta1", storage=False)
-    crd["spec"]["versions"].append(beta)
-    return crd
 
 
 async def discovery_groups(api: Api) -> dict[str, Any]:

@@ -176,6 +176,14 @@ async def test_dry_run_writes_nothing(api: Api) -> None:
     assert r.status_code == 200 and r.json()["data"] == {"a": "1", "b": "4"}
     r = await api.client.delete(f"{CONFIGMAPS}/cm", params=dry)
     assert r.status_code == 200
+    r = await api.client.patch(f"{CONFIGMAPS}/applied", params={**dry, "fieldManager": "me"},
+                               content=b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"applied"}}',
+                               headers={"Content-Type": "application/apply-patch+yaml"})
+    assert r.status_code == 201
+    assert await api.get(f"{CONFIGMAPS}/applied") is None
+    r = await api.client.delete("/api/v1/namespaces/default", params=dry)
+    assert r.status_code == 200 and r.json()["status"]["phase"] == "Terminating"
+    assert (await api.get("/api/v1/namespaces/default"))["status"]["phase"] == "Active"
     got = await api.get(f"{CONFIGMAPS}/cm")
     assert got is not None and got["data"] == {"a": "1"} and got["metadata"]["resourceVersion"] == rv
     assert api.server.store.rv == int(rv)
@@ -203,8 +211,7 @@ async def test_field_validation_strict_warn_ignore(api: Api) -> None:
 
     r = await api.client.post(WIDGETS, json=widget("warn", foo="bar"), params={"fieldValidation": "Warn"})
     assert r.status_code == 201
-    assert 'unknown field "spec.foo"' in r.headers["warning"]
-    assert r.headers["warning"].startswith("299 ")
+    assert r.headers["warning"] == '299 - "unknown field \\"spec.foo\\""'
     assert "foo" not in (await api.get(f"{WIDGETS}/warn"))["spec"]
 
     r = await api.client.post(WIDGETS, json=widget("ignore", foo="bar"), params={"fieldValidation": "Ignore"})
@@ -218,3 +225,17 @@ async def test_field_validation_strict_warn_ignore(api: Api) -> None:
     r = await api.client.post(WIDGETS, json=widget("bad"), params={"fieldValidation": "Loud"})
     assert r.status_code == 400
     assert await api.get(f"{WIDGETS}/bad") is None
+
+
+async def test_unknown_metadata_fields_follow_field_validation(api: Api) -> None:
+    await api.widget_crd()
+    for path, obj in ((CONFIGMAPS, configmap("cm")), (WIDGETS, widget("w"))):
+        body = {**obj, "metadata": {**obj["metadata"], "bogus": 1}}
+        r = await api.client.post(path, json=body, params={"fieldValidation": "Strict"})
+        assert r.status_code == 400, r.text
+        assert r.json()["message"] == 'strict decoding error: unknown field "metadata.bogus"'
+        assert await api.names(path) == []
+        r = await api.client.post(path, json=body)
+        assert r.status_code == 201
+        assert r.headers["warning"] == '299 - "unknown field \\"metadata.bogus\\""'
+        assert "bogus" not in (await api.get(f"{path}/{obj['metadata']['name']}"))["metadata"]

@@ -164,6 +164,14 @@ async def test_namespace_deletion_terminates_empties_and_removes_it(api: Api) ->
     assert ns is not None and ns["status"]["phase"] == "Terminating" and ns["metadata"]["deletionTimestamp"]
     assert await api.names(f"{base}/configmaps") == ["held"]
     assert await api.names(f"{base}/secrets") == []
+    conditions = {c["type"]: c for c in ns["status"]["conditions"]}
+    assert conditions["NamespaceContentRemaining"]["status"] == "True"
+    assert conditions["NamespaceContentRemaining"]["reason"] == "SomeResourcesRemain"
+    assert conditions["NamespaceContentRemaining"]["message"] == \
+        "Some resources are remaining: configmaps. has 1 resource instances"
+    assert conditions["NamespaceFinalizersRemaining"]["message"] == \
+        "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances"
+    assert conditions["NamespaceDeletionContentFailure"]["status"] == "False"
 
     # Nothing new in a terminating namespace.
     r = await api.client.post(f"{base}/configmaps", json=configmap("late"))
@@ -193,3 +201,78 @@ async def test_recreated_namespace_is_a_fresh_one(api: Api) -> None:
     second = await api.create("/api/v1/namespaces", {"metadata": {"name": "again"}})
     assert second["metadata"]["uid"] != first["metadata"]["uid"]
     assert second["status"]["phase"] == "Active"
+
+
+async def test_foreground_deletion_spares_dependents_with_another_living_owner(api: Api) -> None:
+    owner = await api.create(CONFIGMAPS, configmap("owner"))
+    other = await api.create(CONFIGMAPS, configmap("other"))
+    shared = dependent("shared", owner, other, block=True)
+    await api.create(CONFIGMAPS, shared)
+    await delete(api, f"{CONFIGMAPS}/owner", "Foreground")
+    await api.idle()
+    assert await api.get(f"{CONFIGMAPS}/owner") is None
+    kept = await api.get(f"{CONFIGMAPS}/shared")
+    assert kept is not None and "deletionTimestamp" not in kept["metadata"]
+    assert [r["name"] for r in kept["metadata"]["ownerReferences"]] == ["other"]
+
+
+async def test_foreground_deletion_runs_down_a_chain(api: Api) -> None:
+    top = await api.create(CONFIGMAPS, configmap("top"))
+    middle = await api.create(CONFIGMAPS, dependent("middle", top, block=True))
+    await api.create(CONFIGMAPS, dependent("bottom", middle, block=True, finalizers=["example.com/hold"]))
+    await delete(api, f"{CONFIGMAPS}/top", "Foreground")
+    await api.idle()
+    # The bottom holds everything above it.
+    assert (await api.get(f"{CONFIGMAPS}/top"))["metadata"]["finalizers"] == ["foregroundDeletion"]
+    assert (await api.get(f"{CONFIGMAPS}/middle"))["metadata"]["finalizers"] == ["foregroundDeletion"]
+    assert (await api.get(f"{CONFIGMAPS}/bottom"))["metadata"]["deletionTimestamp"]
+    await api.client.patch(f"{CONFIGMAPS}/bottom", json={"metadata": {"finalizers": None}}, headers=MERGE)
+    await api.idle()
+    assert await api.names(CONFIGMAPS) == []
+
+
+async def test_owner_references_must_match_name_kind_and_namespace(api: Api) -> None:
+    owner = await api.create(CONFIGMAPS, configmap("owner"))
+    await api.create("/api/v1/namespaces", {"metadata": {"name": "elsewhere"}})
+    await api.create(CONFIGMAPS, dependent("good", owner))
+    await api.create(CONFIGMAPS, dependent("wrong-name", {**owner, "metadata": {**owner["metadata"], "name": "x"}}))
+    await api.create(CONFIGMAPS, dependent("wrong-kind", {**owner, "kind": "Secret"}))
+    # A namespaced owner must live in the dependent's namespace.
+    await api.create("/api/v1/namespaces/elsewhere/configmaps", dependent("cross", owner))
+    await api.idle()
+    assert await api.names(CONFIGMAPS) == ["good", "owner"]
+    assert await api.names("/api/v1/namespaces/elsewhere/configmaps") == []
+
+
+async def test_a_dangling_reference_added_later_is_collected(api: Api) -> None:
+    await api.create(CONFIGMAPS, configmap("cm"))
+    ghost = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost", "uid": "00000000-0000-0000-0000-00000000abcd"}
+    r = await api.client.patch(f"{CONFIGMAPS}/cm", json={"metadata": {"ownerReferences": [ghost]}}, headers=MERGE)
+    assert r.status_code == 200, r.text
+    await api.idle()
+    assert await api.get(f"{CONFIGMAPS}/cm") is None
+
+
+async def test_foreground_owner_is_released_when_a_dependent_drops_its_reference(api: Api) -> None:
+    owner = await api.create(CONFIGMAPS, configmap("owner"))
+    await api.create(CONFIGMAPS, dependent("child", owner, block=True, finalizers=["example.com/hold"]))
+    await delete(api, f"{CONFIGMAPS}/owner", "Foreground")
+    await api.idle()
+    assert await api.get(f"{CONFIGMAPS}/owner") is not None
+    r = await api.client.patch(f"{CONFIGMAPS}/child", json={"metadata": {"ownerReferences": None}}, headers=MERGE)
+    assert r.status_code == 200
+    await api.idle()
+    assert await api.get(f"{CONFIGMAPS}/owner") is None
+    assert (await api.get(f"{CONFIGMAPS}/child"))["metadata"]["deletionTimestamp"]
+
+
+async def test_cluster_scoped_dependents_and_namespaced_owners(api: Api) -> None:
+    roles = "/apis/rbac.authorization.k8s.io/v1/clusterroles"
+    ghost_cm = {"apiVersion": "v1", "kind": "ConfigMap", "name": "ghost", "uid": "00000000-0000-0000-0000-0000000000c1"}
+    ghost_ns = {"apiVersion": "v1", "kind": "Namespace", "name": "ghost", "uid": "00000000-0000-0000-0000-0000000000c2"}
+    await api.create(roles, {"metadata": {"name": "names-a-namespaced-owner", "ownerReferences": [ghost_cm]}})
+    await api.create(roles, {"metadata": {"name": "names-a-missing-namespace", "ownerReferences": [ghost_ns]}})
+    await api.idle()
+    # A namespaced owner can never resolve from a cluster-scoped object: upstream leaves it alone.
+    assert await api.get(f"{roles}/names-a-namespaced-owner") is not None
+    assert await api.get(f"{roles}/names-a-missing-namespace") is None

@@ -15,7 +15,7 @@ import uvicorn
 
 from idpbuilder.store.watch import Event
 
-from .conftest import Api, configmap, serve
+from .conftest import ROOT_CA, V1BETA1, Api, configmap, serve, two_versions, widget
 
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -54,10 +54,13 @@ class Stream:
         self._lines = response.aiter_lines()
 
     async def next(self, timeout: float = 3.0) -> dict[str, Any]:
+        """The next event, skipping the root CA ConfigMap the control plane publishes on its own."""
         while True:
             line = await asyncio.wait_for(self._lines.__anext__(), timeout)
             if line.strip():
-                return json.loads(line)
+                event = json.loads(line)
+                if event["object"].get("metadata", {}).get("name") != ROOT_CA:
+                    return event
 
     async def silent_for(self, seconds: float) -> bool:
         try:
@@ -218,3 +221,14 @@ async def test_send_initial_events_false_starts_from_now(api: Api) -> None:
     await api.create(CONFIGMAPS, configmap("new"))
     assert initial == [] and await collect(api, watcher) == [("ADDED", "new")]
     service.unwatch(watcher)
+
+
+async def test_watch_through_a_non_storage_version_rewrites_api_version(api: Api, live: httpx.AsyncClient) -> None:
+    await api.widget_crd(two_versions())
+    rv = str(api.server.store.rv)
+    async with live.stream("GET", V1BETA1, params={"watch": "true", "resourceVersion": rv}) as r:
+        stream = Stream(r)
+        await api.create("/apis/example.com/v1/namespaces/default/widgets", widget("w1"))
+        event = await stream.next()
+        assert summary(event) == ("ADDED", "w1")
+        assert event["object"]["apiVersion"] == "example.com/v1beta1"

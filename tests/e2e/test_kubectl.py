@@ -224,7 +224,7 @@ def test_diff_reports_changes_and_none(platform):
 
 
 def test_create_from_file_and_already_exists(platform):
-    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file}\ndata: {x: y}\n"
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-file}\ndata: {x: 'y'}\n"
     assert "created" in platform.kubectl("create", "-f", "-", input=doc).stdout
     again = platform.kubectl("create", "-f", "-", input=doc, check=False)
     assert again.returncode != 0 and "AlreadyExists" in again.stderr
@@ -290,3 +290,38 @@ def test_explain_custom_resource(platform, crd):
     out = platform.kubectl("explain", "widgets.spec").stdout
     assert "What the widget should be." in out
     assert "size" in out and "How big the widget is." in out
+
+
+def test_unknown_fields_are_rejected_by_kubectl_strict_validation(platform, crd):
+    dep = textwrap.dedent("""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: typo, namespace: default}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: typo}}
+          template:
+            metadata: {labels: {app: typo}}
+            spec:
+              containers: [{name: c, image: nginx, imagePullPolicyy: Always}]
+        """)
+    result = platform.kubectl("apply", "-f", "-", input=dep, check=False)
+    assert result.returncode != 0
+    assert 'strict decoding error: unknown field "spec.template.spec.containers[0].imagePullPolicyy"' \
+        in result.stderr
+    assert platform.kubectl("get", "deploy", "typo", check=False).returncode != 0  # nothing written
+    bad_widget = widget("typo", extra="  colour: red\n").replace("size: small\n", "size: small\n  colour: red\n")
+    result = platform.kubectl("apply", "-f", "-", input=bad_widget, check=False)
+    assert result.returncode != 0 and 'unknown field "spec.colour"' in result.stderr
+    # --validate=false sends fieldValidation=Ignore: stored, with the unknown field dropped.
+    platform.kubectl("apply", "--validate=false", "-f", "-", input=dep)
+    obj = json.loads(platform.kubectl("get", "deploy", "typo", "-o", "json").stdout)
+    assert "imagePullPolicyy" not in obj["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_schema_violation_is_reported_with_field_paths(platform, crd):
+    result = platform.kubectl("apply", "-f", "-", input=widget("huge", size="enormous"), check=False)
+    assert result.returncode != 0
+    assert 'spec.size: Unsupported value: "enormous"' in result.stderr
+    result = platform.kubectl("create", "configmap", "Not_A_Name", check=False)
+    assert result.returncode != 0 and "RFC 1123" in result.stderr

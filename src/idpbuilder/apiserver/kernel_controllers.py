@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import ApiError
+from ..core.meta import now_rfc3339
 from ..core.resources import ResourceType
 from . import crds
 from .rbac import aggregate_cluster_role
@@ -84,8 +85,14 @@ class KernelControllers:
             self._enqueue(("aggregate", None))
         if gr == NAMESPACE_GR and old is None:
             self._enqueue(("default-sa", meta["name"]))
-        if old is None and meta.get("ownerReferences"):
-            self._enqueue(("dangling", (gr, meta.get("namespace") or "", meta["name"])))
+        refs = meta.get("ownerReferences") or []
+        old_refs = ((old or {}).get("metadata") or {}).get("ownerReferences") or []
+        if refs != old_refs:
+            # An owner that lost (or got a non-blocking) reference may be waiting on this object.
+            for ref in old_refs:
+                self._enqueue(("owner-check", ref.get("uid")))
+            if refs:
+                self._enqueue(("dangling", (gr, meta.get("namespace") or "", meta["name"])))
 
     # ---- lifecycle
 
@@ -162,30 +169,61 @@ class KernelControllers:
 
     # ---- garbage collection
 
-    def _live_owner_refs(self, obj: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        live, dangling = [], []
+    def _owner(self, ref: dict[str, Any], namespace: str) -> dict[str, Any] | None | bool:
+        """The owner `ref` points at from an object in `namespace`: the owner, None when absent, or True
+        when it can never resolve (a cluster-scoped object naming a namespaced owner is never collected)."""
+        kind = self.registry.for_kind(ref.get("apiVersion", ""), ref.get("kind", ""))
+        if kind is not None and kind.namespaced and not namespace:
+            return True
+        located = self.store.by_uid(ref.get("uid", ""))
+        if located is None:
+            return None
+        gr, (owner_ns, owner_name) = located
+        rt = self._rt(gr)
+        if owner_name != ref.get("name") or (owner_ns and owner_ns != namespace) or (
+                rt is not None and rt.kind != ref.get("kind")):
+            return None  # upstream looks owners up by kind, name and the dependent's namespace
+        return self.store.get(gr, owner_ns, owner_name)
+
+    def _classify(self, obj: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                                       list[dict[str, Any]]]:
+        """(solid, dangling, waiting) owner references: waiting owners are in foreground deletion."""
+        solid, dangling, waiting = [], [], []
+        namespace = obj["metadata"].get("namespace") or ""
         for ref in obj["metadata"].get("ownerReferences") or []:
-            (live if self.store.by_uid(ref.get("uid", "")) else dangling).append(ref)
-        return live, dangling
+            owner = self._owner(ref, namespace)
+            if owner is None:
+                dangling.append(ref)
+            elif owner is not True and owner["metadata"].get("deletionTimestamp") and \
+                    "foregroundDeletion" in (owner["metadata"].get("finalizers") or ()):
+                waiting.append(ref)
+            else:
+                solid.append(ref)
+        return solid, dangling, waiting
 
-    def _collect_dependents(self, owner_uid: str) -> None:
-        for gr, (ns, name) in self.store.dependents(owner_uid):
-            obj = self.store.get(gr, ns, name)
-            if obj is None:
-                continue
-            live, dangling = self._live_owner_refs(obj)
-            if not live:
-                self._delete(gr, ns, name)
-            elif dangling:
-                self._set_owner_refs(gr, obj, live)
-
-    def _check_dangling(self, gr: tuple[str, str], ns: str, name: str) -> None:
+    def _attempt_to_delete(self, gr: tuple[str, str], ns: str, name: str) -> None:
+        """Deletes a dependent whose owners are all gone or going; with a living owner left, it only
+        drops the references to the others (upstream's garbage collector does the same)."""
         obj = self.store.get(gr, ns, name)
         if obj is None:
             return
-        live, _ = self._live_owner_refs(obj)
-        if not live:
-            self._delete(gr, ns, name)
+        solid, dangling, waiting = self._classify(obj)
+        if not dangling and not waiting:
+            return
+        if solid:
+            self._set_owner_refs(gr, obj, solid)
+            return
+        if obj["metadata"].get("deletionTimestamp"):
+            return
+        has_dependents = bool(self.store.dependents(obj["metadata"].get("uid", "")))
+        self._delete(gr, ns, name, "Foreground" if waiting and has_dependents else "Background")
+
+    def _collect_dependents(self, owner_uid: str) -> None:
+        for gr, (ns, name) in self.store.dependents(owner_uid):
+            self._attempt_to_delete(gr, ns, name)
+
+    def _check_dangling(self, gr: tuple[str, str], ns: str, name: str) -> None:
+        self._attempt_to_delete(gr, ns, name)
 
     def _set_owner_refs(self, gr: tuple[str, str], obj: dict[str, Any], refs: list[dict[str, Any]]) -> None:
         rt = self._rt(gr)
@@ -220,16 +258,13 @@ class KernelControllers:
         if "foregroundDeletion" in finalizers:
             blocking = 0
             for dgr, (dns, dname) in dependents:
+                self._attempt_to_delete(dgr, dns, dname)
                 dep = self.store.get(dgr, dns, dname)
-                if dep is None:
-                    continue
-                if not dep["metadata"].get("deletionTimestamp"):
-                    self._delete(dgr, dns, dname, "Foreground")
-                if self.store.get_entry(dgr, dns, dname) is not None and any(
-                        r.get("uid") == uid and r.get("blockOwnerDeletion")
-                        for r in dep["metadata"].get("ownerReferences") or []):
+                if dep is not None and any(r.get("uid") == uid and r.get("blockOwnerDeletion")
+                                           for r in dep["metadata"].get("ownerReferences") or []):
                     blocking += 1
             if blocking == 0:
+                owner = self.store.get(gr, ns, name) or owner
                 self._remove_finalizer(gr, owner, "foregroundDeletion")
 
     def _remove_finalizer(self, gr: tuple[str, str], obj: dict[str, Any], finalizer: str) -> None:
@@ -253,8 +288,20 @@ class KernelControllers:
             obj = self.store.get(gr, namespace, name)
             if obj is not None and not obj["metadata"].get("deletionTimestamp"):
                 self._delete(gr, namespace, name)
-        if not self.store.keys_in_namespace(namespace):
+        left = [(gr, self.store.get(gr, namespace, name)) for gr, name in self.store.keys_in_namespace(namespace)]
+        if not left:
             self.service.finalize_namespace(namespace)
+            return
+        # Objects held by finalizers: say so in the namespace's conditions, as upstream does.
+        conditions = namespace_conditions([(gr, obj) for gr, obj in left if obj is not None],
+                                          (ns.get("status") or {}).get("conditions") or [], now_rfc3339())
+        if conditions != (ns.get("status") or {}).get("conditions"):
+            rt = self._rt(NAMESPACE_GR)
+            assert rt is not None
+            updated = copy.deepcopy(ns)
+            updated.setdefault("status", {})["conditions"] = conditions
+            self.service._replace(rt, ns, updated, self.ctx, subresource="status",
+                                  manager_default="idp-namespace-controller")
 
     def _default_service_account(self, namespace: str) -> None:
         ns = self.store.get(NAMESPACE_GR, "", namespace)
@@ -325,3 +372,38 @@ class KernelControllers:
             updated = copy.deepcopy(role)
             updated["rules"] = rules
             self.service._replace(rt, role, updated, self.ctx, manager_default="clusterrole-aggregation-controller")
+
+
+def namespace_conditions(remaining: list[tuple[tuple[str, str], dict[str, Any]]],
+                         previous: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """The status conditions upstream's namespace controller reports while content remains."""
+    per_resource: dict[str, int] = {}
+    per_finalizer: dict[str, int] = {}
+    for (group, resource), obj in remaining:
+        key = f"{resource}.{group}"  # the core group prints as "pods." upstream
+        per_resource[key] = per_resource.get(key, 0) + 1
+        for finalizer in obj["metadata"].get("finalizers") or ():
+            per_finalizer[finalizer] = per_finalizer.get(finalizer, 0) + 1
+    content = ", ".join(f"{k} has {n} resource instances" for k, n in sorted(per_resource.items()))
+    finalizers = ", ".join(f"{k} in {n} resource instances" for k, n in sorted(per_finalizer.items()))
+    wanted = [
+        ("NamespaceDeletionDiscoveryFailure", "False", "ResourcesDiscovered", "All resources successfully discovered"),
+        ("NamespaceDeletionGroupVersionParsingFailure", "False", "ParsedGroupVersions",
+         "All legacy kube types successfully parsed"),
+        ("NamespaceDeletionContentFailure", "False", "ContentDeleted",
+         "All content successfully deleted, may be waiting on finalization"),
+        ("NamespaceContentRemaining", "True", "SomeResourcesRemain", f"Some resources are remaining: {content}")
+        if content else ("NamespaceContentRemaining", "False", "ContentRemoved", "All content successfully removed"),
+        ("NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain",
+         f"Some content in the namespace has finalizers remaining: {finalizers}") if finalizers else
+        ("NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers", "All content-preserving finalizers finished"),
+    ]
+    before = {c.get("type"): c for c in previous}
+    out = []
+    for ctype, status, reason, message in wanted:
+        old = before.get(ctype)
+        since = old["lastTransitionTime"] if old and old.get("status") == status and \
+            old.get("lastTransitionTime") else now
+        out.append({"type": ctype, "status": status, "lastTransitionTime": since, "reason": reason,
+                    "message": message})
+    return out

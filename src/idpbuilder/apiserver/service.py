@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..core import errors
+from ..core import builtin_schema, errors
 from ..core.errors import ApiError, Cause
 from ..core.meta import generate_name, new_uid, now_rfc3339, spec_part, without_volatile
 from ..core.names import name_errors
@@ -523,10 +523,13 @@ class ApiService:
                ctx: RequestContext) -> None:
         name = obj["metadata"].get("name", "")
         causes: list[Cause]
-        unknown = _prune_object_meta(obj["metadata"])
         if rt.schema is not None:
-            unknown = sorted(unknown + rt.schema.prune(obj))
-        self._unknown_fields(unknown, ctx)
+            unknown = sorted(_prune_object_meta(obj["metadata"]) + rt.schema.prune(obj))
+        else:
+            unknown, type_errors = builtin_schema.check(rt.group, rt.version, rt.kind, obj)
+            if type_errors:  # upstream's decoder stops at the first
+                raise errors.bad_request(type_errors[0])
+        self._unknown_fields(rt, unknown, ctx)
         if rt.schema is not None:
             rt.schema.default(obj)
             causes = rt.schema.validate(obj)
@@ -539,13 +542,14 @@ class ApiService:
         for check in self.validators.get(self._gr(rt), ()):
             check(obj, old)
 
-    def _unknown_fields(self, unknown: list[str], ctx: RequestContext) -> None:
+    def _unknown_fields(self, rt: ResourceType, unknown: list[str], ctx: RequestContext) -> None:
+        """Unknown fields are always dropped; Strict rejects the request, Warn says so in a header."""
         if not unknown or ctx.field_validation == "Ignore":
             return
-        messages = [f'unknown field "{path.lstrip(".")}"' for path in unknown]
+        paths = [path.lstrip(".") for path in unknown]
         if ctx.field_validation == "Strict":
-            raise errors.bad_request("strict decoding error: " + ", ".join(messages))
-        ctx.warnings.extend(messages)
+            raise errors.bad_request(builtin_schema.strict_decoding_message(rt.kind, rt.version, paths))
+        ctx.warnings.extend(builtin_schema.unknown_field_warnings(paths))
 
     def _record_managers(self, rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any],
                          ctx: RequestContext, manager_default: str, operation: str, subresource: str = "") -> None:

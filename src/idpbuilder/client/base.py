@@ -10,8 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ..core.errors import ApiError
+
 PatchType = Literal["merge", "json", "strategic", "apply"]
 PropagationPolicy = Literal["Background", "Foreground", "Orphan"]
+
+# The field manager of writes without WriteOptions.field_manager (over HTTP: the User-Agent's product name).
+DEFAULT_MANAGER = "idpbuilder"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,19 @@ class DeleteOptions:
     grace_period_seconds: int | None = None
     dry_run: bool = False
 
+    def to_body(self) -> dict[str, Any]:
+        """The meta/v1 DeleteOptions body (dry run travels as a query parameter, not here)."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if self.propagation_policy:
+            body["propagationPolicy"] = self.propagation_policy
+        pre = {k: v for k, v in (("uid", self.precondition_uid),
+                                  ("resourceVersion", self.precondition_resource_version)) if v}
+        if pre:
+            body["preconditions"] = pre
+        if self.grace_period_seconds is not None:
+            body["gracePeriodSeconds"] = self.grace_period_seconds
+        return body
+
 
 @dataclass
 class WriteOptions:
@@ -89,7 +107,10 @@ class ResourceClient(Protocol):
         """The resource serving `kind` in `api_version`; ApiError 404 when none does."""
         ...
 
-    async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any]: ...
+    async def get(self, res: ResourceRef, name: str, namespace: str | None = None, *,
+                  subresource: str = "") -> dict[str, Any]:
+        """subresource "scale" returns the autoscaling/v1 Scale; "status" the whole object."""
+        ...
 
     async def list(self, res: ResourceRef, namespace: str | None = None, *, label_selector: str = "",
                    field_selector: str = "", limit: int = 0, continue_token: str = "") -> ObjectList:
@@ -129,3 +150,25 @@ class ResourceClient(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def no_match(api_version: str, kind: str) -> ApiError:
+    """The error of `resource_for` when nothing serves the kind (kubectl's wording)."""
+    return ApiError(404, "NotFound", f'no matches for kind "{kind}" in version "{api_version}"',
+                    kind=kind)
+
+
+def resources_from_aggregated(doc: dict[str, Any]) -> list[ResourceInfo]:
+    """The resources of an aggregated discovery document (apidiscovery.k8s.io v2 or v2beta1)."""
+    out: list[ResourceInfo] = []
+    for item in doc.get("items") or ():
+        group = (item.get("metadata") or {}).get("name") or ""
+        for version in item.get("versions") or ():
+            for r in version.get("resources") or ():
+                kind = (r.get("responseKind") or {}).get("kind") or ""
+                ref = ResourceRef(group, version.get("version") or "", r.get("resource") or "", kind,
+                                  r.get("scope") == "Namespaced")
+                out.append(ResourceInfo(ref, tuple(r.get("verbs") or ()), tuple(r.get("shortNames") or ()),
+                                        tuple(s.get("subresource") or "" for s in r.get("subresources") or ()),
+                                        tuple(r.get("categories") or ())))
+    return out

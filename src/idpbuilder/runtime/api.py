@@ -31,9 +31,11 @@ class ObjectKey:
 
 @dataclass
 class Result:
-    """What reconcile wants next: nothing (None / Result()), or a retry after some seconds."""
+    """What reconcile wants next: nothing (None / Result()), a look again after some seconds, or (`requeue`)
+    a retry with the same backoff as a failure but without logging an error."""
 
     requeue_after: float | None = None
+    requeue: bool = False
 
 
 class Reconciler(Protocol):

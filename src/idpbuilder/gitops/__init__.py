@@ -1,0 +1,1 @@
+"""GitOps semantics (Argo CD compatible) on top of the API server."""
