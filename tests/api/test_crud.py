@@ -206,7 +206,8 @@ async def test_field_validation_strict_warn_ignore(api: Api) -> None:
     r = await api.client.post(WIDGETS, json=body, params={"fieldValidation": "Strict"})
     assert r.status_code == 400
     assert r.json()["reason"] == "BadRequest"
-    assert r.json()["message"] == 'strict decoding error: unknown field "spec.foo"'
+    assert r.json()["message"] == ('Widget in version "v1" cannot be handled as a Widget: '
+                                   'strict decoding error: unknown field "spec.foo"')
     assert await api.get(f"{WIDGETS}/strict") is None
 
     r = await api.client.post(WIDGETS, json=widget("warn", foo="bar"), params={"fieldValidation": "Warn"})
@@ -233,9 +234,22 @@ async def test_unknown_metadata_fields_follow_field_validation(api: Api) -> None
         body = {**obj, "metadata": {**obj["metadata"], "bogus": 1}}
         r = await api.client.post(path, json=body, params={"fieldValidation": "Strict"})
         assert r.status_code == 400, r.text
-        assert r.json()["message"] == 'strict decoding error: unknown field "metadata.bogus"'
+        kind = obj["kind"]
+        assert r.json()["message"] == (f'{kind} in version "v1" cannot be handled as a {kind}: '
+                                       'strict decoding error: unknown field "metadata.bogus"')
         assert await api.names(path) == []
         r = await api.client.post(path, json=body)
         assert r.status_code == 201
         assert r.headers["warning"] == '299 - "unknown field \\"metadata.bogus\\""'
         assert "bogus" not in (await api.get(f"{path}/{obj['metadata']['name']}"))["metadata"]
+
+
+async def test_unknown_fields_on_builtin_kinds(api: Api) -> None:
+    body = {**configmap("cm", a="1"), "spec": {"x": 1}}
+    r = await api.client.post(CONFIGMAPS, json=body, params={"fieldValidation": "Strict"})
+    assert r.status_code == 400
+    assert r.json()["message"].endswith('strict decoding error: unknown field "spec"')
+    assert await api.names(CONFIGMAPS) == []
+    r = await api.client.post(CONFIGMAPS, json=body)
+    assert r.status_code == 201 and r.headers["warning"] == '299 - "unknown field \\"spec\\""'
+    assert "spec" not in (await api.get(f"{CONFIGMAPS}/cm"))

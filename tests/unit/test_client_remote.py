@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import orjson
 import pytest
 import yaml
@@ -22,6 +21,11 @@ from idpbuilder.apiserver.app import APIServer
 from idpbuilder.client.base import ResourceRef
 from idpbuilder.client.remote import RemoteClient, error_from_status
 from idpbuilder.core.errors import ApiError, Cause
+
+try:  # the HTTP library under lightkube: httpx2 from lightkube 1.0, httpx before
+    import httpx2 as lightkube_http
+except ImportError:  # pragma: no cover
+    import httpx as lightkube_http  # type: ignore[no-redef]
 
 CM = ResourceRef("", "v1", "configmaps", "ConfigMap")
 ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
@@ -36,7 +40,7 @@ def kubeconfig(server: str, token: str, context: str = "c", **cluster: Any) -> d
 
 def over_asgi(app: ASGIApp, token: str = "t") -> RemoteClient:
     return RemoteClient(KubeConfig.from_dict(kubeconfig("http://apiserver", token)), trust_env=False,
-                        transport=httpx2.ASGITransport(app=app))
+                        transport=lightkube_http.ASGITransport(app=app))
 
 
 def replying(status: int, body: Any) -> ASGIApp:

@@ -168,7 +168,8 @@ class APIServer:
     def token_review(self, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
         return self.tokens.review(token, self._lookup, audiences=audiences or None)
 
-    def _authorize(self, user: UserInfo, info: RequestInfo) -> None:
+    def authorize(self, user: UserInfo, info: RequestInfo) -> None:
+        """Raises a Forbidden ApiError unless RBAC allows the request (also used by the embedded client)."""
         if info.resource_request:
             attrs = Attributes(user, info.verb, namespace=info.namespace, api_group=info.api_group,
                                resource=info.resource, subresource=info.subresource, name=info.name)
@@ -224,7 +225,7 @@ class APIServer:
                 else:
                     raise errors.unauthorized()
             user = self._impersonation(request, user)
-            self._authorize(user, info)
+            self.authorize(user, info)
             if info.resource_request:
                 response = await self.handlers.handle(request, info, user)
             else:

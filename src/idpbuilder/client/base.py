@@ -104,7 +104,8 @@ class ResourceClient(Protocol):
         ...
 
     async def resource_for(self, api_version: str, kind: str) -> ResourceRef:
-        """The resource serving `kind` in `api_version`; ApiError 404 when none does."""
+        """The resource serving `kind` in `api_version`; ApiError 404 when none does. A backend may answer from
+        its last discovery (a miss always looks again; `discover()` always refreshes)."""
         ...
 
     async def get(self, res: ResourceRef, name: str, namespace: str | None = None, *,
@@ -121,7 +122,8 @@ class ResourceClient(Protocol):
               label_selector: str = "", field_selector: str = "", allow_bookmarks: bool = True,
               timeout_seconds: float | None = None) -> AsyncIterator[WatchEvent]:
         """Events after `resource_version` ("" = current state as ADDED first). Raises ApiError 410 when the
-        version is too old (the caller relists)."""
+        version is too old (the caller relists). Ends at the timeout or when the server ends it; a caller
+        leaving early closes it (`contextlib.aclosing`) so the server-side watch ends at once."""
         ...
 
     async def create(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,

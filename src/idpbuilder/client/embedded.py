@@ -87,7 +87,7 @@ class EmbeddedClient:
             ns = name  # a namespace is its own namespace for authorization, as in request parsing
         info = RequestInfo(True, verb, "", "apis" if res.group else "api", res.group, res.version, ns,
                            res.plural, subresource, name)
-        self.server._authorize(self.user, info)
+        self.server.authorize(self.user, info)
 
     def _type(self, verb: str, res: ResourceRef, namespace: str | None, subresource: str = "") -> ResourceType:
         rt = self.server.registry.get(res.group, res.version, res.plural)
@@ -120,7 +120,7 @@ class EmbeddedClient:
     async def discover(self) -> list[ResourceInfo]:
         out: list[ResourceInfo] = []
         for path, legacy in (("/api", True), ("/apis", False)):
-            self.server._authorize(self.user, RequestInfo(False, "get", path, discovery=True))
+            self.server.authorize(self.user, RequestInfo(False, "get", path, discovery=True))
             out += resources_from_aggregated(discovery.aggregated(self.server.registry, legacy=legacy,
                                                                   version="v2"))
         return out

@@ -18,6 +18,7 @@ import lightkube
 import orjson
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 
+from .. import __version__
 from ..core.errors import ApiError, Cause
 from .base import (
     DEFAULT_MANAGER,
@@ -114,13 +115,14 @@ class RemoteClient:
                  default_manager: str = DEFAULT_MANAGER, timeout: float = 30.0, trust_env: bool = True,
                  transport: Any = None) -> None:
         single = config.get(context_name=context) if isinstance(config, KubeConfig) else config
-        extra = {"transport": transport} if transport is not None else {}  # `transport` needs lightkube >= 0.16
+        extra = {"transport": transport} if transport is not None else {}  # `transport`: lightkube >= 0.15.5
         self._lightkube = lightkube.AsyncClient(config=single, timeout=timeout, trust_env=trust_env, **extra)
         # lightkube's request layer and its configured HTTP client (base URL, TLS, authentication).
         self._requests = self._lightkube._client
         self._http = self._requests._client
         self._timeout = timeout
-        self._user_agent = f"{default_manager}/0 (lightkube)"  # the server's default field manager: "idpbuilder"
+        # The server names the field manager of writes without one after the User-Agent's product.
+        self._user_agent = f"{default_manager}/{__version__} (lightkube)"
         self._kinds: dict[tuple[str, str], ResourceRef] | None = None
 
     @classmethod

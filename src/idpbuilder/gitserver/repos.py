@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import threading
@@ -131,10 +132,8 @@ class RepoStore:
         with self._lock:
             info = self.get(org, name)
             shutil.rmtree(info.path)
-            try:
+            with contextlib.suppress(OSError):  # other repositories remain in the org
                 info.path.parent.rmdir()
-            except OSError:
-                pass  # other repositories remain in the org
 
     def open(self, org: str, name: str) -> Repo:
         """The dulwich repository (close it when done)."""
@@ -204,7 +203,10 @@ def _build_tree(store: Any, base: bytes | None, changes: dict[str, Any]) -> byte
             tree.add(entry.path, entry.mode, entry.sha)
     for name, value in changes.items():
         key = name.encode()
-        existing = tree[key] if key in tree else None
+        try:
+            existing: tuple[int, bytes] | None = tree[key]
+        except KeyError:
+            existing = None
         if isinstance(value, dict):
             sub_base = existing[1] if existing and existing[0] == _TREE_MODE else None
             sha = _build_tree(store, sub_base, value)
