@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
