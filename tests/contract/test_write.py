@@ -166,14 +166,17 @@ async def test_scale_subresource_of_a_deployment(backend: Backend) -> None:
     scale = await backend.admin.get(DEPLOY, "scaled", ns, subresource="scale")
     assert (scale["kind"], scale["apiVersion"], scale["spec"]) == ("Scale", "autoscaling/v1", {"replicas": 2})
     assert scale["status"]["selector"] == "app=scaled"
+    stale = {**scale, "metadata": dict(scale["metadata"])}
+    # The simulated node may update the Deployment's status meanwhile: scale without a precondition.
     scale["spec"]["replicas"] = 4
+    del scale["metadata"]["resourceVersion"]
     updated = await backend.admin.update(DEPLOY, scale, ns, subresource="scale")
     assert updated["spec"] == {"replicas": 4}
     patched = await backend.admin.patch(DEPLOY, "scaled", {"spec": {"replicas": 5}}, ns, subresource="scale")
     assert patched["spec"] == {"replicas": 5}
     assert (await backend.admin.get(DEPLOY, "scaled", ns))["spec"]["replicas"] == 5
     with pytest.raises(ApiError) as info:
-        await backend.admin.update(DEPLOY, scale, ns, subresource="scale")  # carries an old resourceVersion
+        await backend.admin.update(DEPLOY, stale, ns, subresource="scale")  # carries an old resourceVersion
     assert info.value.code == 409
 
 

@@ -42,7 +42,8 @@ def git(env: dict[str, str], *args: str, cwd: Path | None = None, check: bool = 
     result = subprocess.run(["git", "-c", "credential.helper=", "-c", "init.defaultBranch=main", *args],
                             cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"git {' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout}\n{result.stderr}")
     return result
 
 

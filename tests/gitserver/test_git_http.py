@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import http.client
 import os
 from pathlib import Path
 
@@ -172,7 +174,8 @@ def test_unknown_and_invalid_repositories_are_not_found(git_server: GitServer, g
     auth = ("alice", TOKEN)
     params = {"service": "git-upload-pack"}
     assert httpx.get(f"{base}/git/team/missing.git/info/refs", params=params, auth=auth).status_code == 404
-    for path in ("/git/team/../x.git/info/refs", "/git/Team/app.git/info/refs", "/git/team/.app.git/info/refs",
+    for path in ("/git/team/../x.git/info/refs", "/git/Team/app.git/info/refs",
+                 "/git/team/.app.git/info/refs",
                  "/git/team/app.git.git/info/refs", "/git/team.git", "/other/team/app.git/info/refs"):
         assert httpx.get(base + path, params=params, auth=auth).status_code == 404, path
     result = git(git_env, "clone", git_server.url(repo="missing"), str(tmp_path / "x"), check=False)
@@ -208,3 +211,22 @@ def test_a_custom_prefix(tmp_path: Path):
         assert ok.status_code == 200
         assert ok.headers["content-type"] == "application/x-git-upload-pack-advertisement"
         assert httpx.get(f"{base}/git/team/app.git/info/refs", params=params, auth=auth).status_code == 404
+
+
+def test_dot_segments_cannot_reach_another_repository(tmp_path: Path):
+    def authorize(user: object, org: str, repo: str, write: bool) -> bool:
+        return repo != "secret"
+
+    for gs in start(tmp_path, authorize=authorize):
+        gs.repos.create("team", "app")
+        gs.repos.create("team", "secret")
+        gs.repos.commit_files("team", "secret", {"s": "x"}, message="s")
+        auth = "Basic " + base64.b64encode(f"alice:{TOKEN}".encode()).decode()
+        for path in ("/git/team/app.git/../secret.git/info/refs", "/git/team/app.git/./info/refs",
+                     "/git/team/app.git/x/../info/refs"):
+            conn = http.client.HTTPConnection("127.0.0.1", gs.port, timeout=10)
+            conn.request("GET", path + "?service=git-upload-pack", headers={"Authorization": auth})
+            response = conn.getresponse()
+            assert response.status == 404, path
+            assert b"refs/heads/main" not in response.read()
+            conn.close()

@@ -86,6 +86,36 @@ async def test_list_is_paginated(tmp_path: Path) -> None:
             await inf.stop()
 
 
+async def test_expired_continue_token_falls_back_to_one_full_list(tmp_path: Path) -> None:
+    async with embedded(tmp_path / "data", history=20) as env:
+        for i in range(15):
+            await env.configmap(f"cm-{i:02d}")
+        service = env.server.service
+        rt = env.server.registry.get("", "v1", "configmaps")
+
+        class BurstBetweenPages(CountingClient):
+            """Between the first and second page, 30 writes compact the history past the list's version."""
+
+            async def list(self, *args: Any, **kwargs: Any) -> ObjectList:
+                if kwargs.get("continue_token") and self.pages == 1:
+                    for i in range(30):
+                        service.create(rt, "rt", {"metadata": {"name": f"burst-{i:02d}"}}, RequestContext())
+                return await super().list(*args, **kwargs)
+
+        client = BurstBetweenPages(env.server, env.client.user)
+        inf = Informer(client, CONFIGMAPS, namespace="rt", page_size=10)
+        rec = Recorder()
+        inf.add_handler(rec.handler())
+        inf.start()
+        try:
+            assert await inf.wait_synced(5)
+            assert client.pages == 3  # page 1, the refused continue, then one unpaginated list
+            assert len(inf.indexer) == 45 and len(rec.of("add")) == 45
+            assert inf.lists == 1
+        finally:
+            await inf.stop()
+
+
 async def test_label_selector_scopes_the_informer(env: Env) -> None:
     inf = Informer(env.client, CONFIGMAPS, namespace="rt", label_selector="team=a")
     rec = Recorder()

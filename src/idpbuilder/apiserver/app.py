@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,10 @@ class APIServer:
         self.server_address = server_address
         self.bookmark_interval = 60.0
         self.ready = False
+        # Components hook in here: start/stop with the server, metrics text for /metrics.
+        self.on_startup: list[Callable[[], Awaitable[None]]] = []
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        self.metrics_sources: list[Callable[[], bytes]] = []
         # name -> () -> (healthy, detail); components add theirs; shown by /readyz?verbose and `idp status`.
         self.health_checks: dict[str, Callable[[], tuple[bool, str]]] = {
             "kernel-controllers": self.kernel.health}
@@ -140,10 +144,17 @@ class APIServer:
         self.kernel.start()
         for (_, name), _entry in self.store.entries(("", "namespaces")):
             self.token_controller.publish_root_ca(name)
+        for hook in self.on_startup:
+            await hook()
         self.ready = True
 
     async def shutdown(self) -> None:
         self.ready = False
+        for hook in reversed(self.on_shutdown):
+            try:
+                await hook()
+            except Exception:  # one component failing to stop must not keep the store open
+                log.exception("shutdown hook failed")
         self.store.hub.close_all()
         await self.kernel.stop()
         self.audit.close()
@@ -271,6 +282,9 @@ class APIServer:
             if raw is None:
                 raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
             return Response(raw, media_type="application/json", headers={"Cache-Control": "public, immutable"})
+        if path == "/metrics":
+            body = b"".join(source() for source in self.metrics_sources)
+            return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
         raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
 
     def _health(self, path: str, verbose: bool) -> Response:

@@ -474,7 +474,10 @@ class ApiService:
         while not watcher.closed or not watcher.queue.empty():
             wait = tick if deadline is None else max(0.0, min(tick, deadline - loop.time()))
             try:
-                ev = await asyncio.wait_for(watcher.queue.get(), wait)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races
+                # with the queue returning an item, and a watch must always end when its client goes.
+                async with asyncio.timeout(wait):
+                    ev = await watcher.queue.get()
             except TimeoutError:
                 if deadline is not None and loop.time() >= deadline:
                     return

@@ -38,7 +38,8 @@ class PushHooks:
         self._lock = threading.Lock()
         self._registrations: list[_Registration] = []
 
-    def add(self, listener: PushListener, *, loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
+    def add(self, listener: PushListener, *,
+            loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
         """Register `listener`; returns a function that unregisters it.
 
         Coroutine functions need an event loop: `loop`, else the loop running at registration.

@@ -84,10 +84,12 @@ class GitHTTPApp:
             return
         path: str = scope["path"]
         match = _REPO_PATH.match(path[len(self.prefix):]) if self.handles(path) else None
-        if match is None or name_causes(match["org"], match["repo"]):
+        rest = (match["rest"] or "/") if match else ""
+        if (match is None or name_causes(match["org"], match["repo"])
+                or any(part in (".", "..") for part in rest.split("/"))):
             await _respond(send, 404, b"Repository not found\n")
             return
-        org, name, rest = match["org"], match["repo"], match["rest"] or "/"
+        org, name = match["org"], match["repo"]
         write = _is_push(scope, rest)
         user = self._user(scope)
         if user is None and (write or not self.anonymous_read):
@@ -146,7 +148,8 @@ def _credential(scope: Scope) -> str | None:
     return None
 
 
-async def _respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _respond(send: Send, status: int, body: bytes,
+                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()), *(headers or [])]})

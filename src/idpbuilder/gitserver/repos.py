@@ -33,7 +33,8 @@ def name_causes(org: str, name: str) -> list[Cause]:
     for field, value in (("org", org), ("name", name)):
         if not isinstance(value, str) or not SEGMENT.match(value):
             causes.append(Cause(field, f'Invalid value: "{value}": must consist of lower case alphanumeric '
-                                       "characters, '.', '_' or '-', and must start with an alphanumeric character"))
+                                       "characters, '.', '_' or '-', and must start with an alphanumeric "
+                                       "character"))
         elif len(value) > MAX_SEGMENT_LENGTH:
             causes.append(Cause(field, f'Invalid value: "{value}": must be no more than {MAX_SEGMENT_LENGTH} '
                                        "characters"))
@@ -87,7 +88,8 @@ class RepoStore:
             raise errors.not_found("repositories", f"{org}/{name}")
         return RepoInfo(org, name, self.path(org, name))
 
-    def create(self, org: str, name: str, *, default_branch: str = "main", exist_ok: bool = False) -> RepoInfo:
+    def create(self, org: str, name: str, *, default_branch: str = "main",
+               exist_ok: bool = False) -> RepoInfo:
         """A new empty bare repository whose HEAD names `default_branch`."""
         path = self.path(org, name)
         head = f"refs/heads/{default_branch}".encode()
@@ -169,9 +171,13 @@ class RepoStore:
                 commit.encoding = b"UTF-8"
                 commit.message = message.encode() if message.endswith("\n") else (message + "\n").encode()
                 repo.object_store.add_object(commit)
-                moved = repo.refs.set_if_equals(ref, old, commit.id) if old else repo.refs.add_if_new(ref, commit.id)
+                if old:
+                    moved = repo.refs.set_if_equals(ref, old, commit.id)
+                else:
+                    moved = repo.refs.add_if_new(ref, commit.id)
                 if not moved:
-                    raise errors.conflict("repositories", f"{org}/{name}", f"branch {branch} moved; try again")
+                    raise errors.conflict("repositories", f"{org}/{name}",
+                                          f"branch {branch} moved; try again")
             finally:
                 repo.close()
         if self.hooks is not None:

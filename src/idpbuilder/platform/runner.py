@@ -19,6 +19,7 @@ import uvicorn
 from ..apiserver.app import APIServer
 from . import kubeconfig
 from .pki import ensure_tls
+from .platform import Platform
 
 log = logging.getLogger("idpbuilder")
 
@@ -58,6 +59,7 @@ def prepare(data_dir: Path, host: str, port: int) -> tuple[APIServer, ssl.SSLCon
     display_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     url = f"https://{display_host}:{port}"
     server = APIServer(data_dir, server_address=f"{display_host}:{port}", ca_pem=tls.ca_cert_pem)
+    Platform(server)
     paths = Paths(data_dir)
     kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
     paths.endpoint.write_text(url + "\n")

@@ -91,7 +91,8 @@ class InformerCache:
     async def wait_for_sync(self, timeout: float | None = None) -> bool:
         """True once every informer has listed; False when `timeout` passes first."""
         try:
-            await asyncio.wait_for(asyncio.gather(*(i.wait_synced() for i in self.informers)), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*(i.wait_synced() for i in self.informers))
         except TimeoutError:
             return False
         return True

@@ -8,7 +8,6 @@ is too old (410 Gone) it lists again and reports the difference as adds, updates
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable, Iterable
@@ -118,6 +117,20 @@ class HandlerRegistration:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
+async def cancel_and_wait(tasks: Iterable[asyncio.Task[Any]]) -> None:
+    """Cancels tasks and waits for them to end, cancelling again if one swallowed the cancellation (as
+    `asyncio.wait_for` on Python 3.11 can when its inner await completes at the same moment)."""
+    tasks = list(tasks)
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    for t in tasks:
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            log.debug("task %s ended with %r", t.get_name(), t.exception())
+
+
 def _rv(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
@@ -189,7 +202,8 @@ class Informer:
 
     async def wait_synced(self, timeout: float | None = None) -> bool:
         try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._synced.wait()
         except TimeoutError:
             return False
         return True
@@ -206,11 +220,7 @@ class Informer:
         self._task = None
         for reg in self._registrations:
             reg.task = None
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)
 
     # ---- list and watch
 
@@ -219,6 +229,7 @@ class Informer:
         backoff = self.backoff_initial
         while True:
             just_listed = need_list
+            self._watched_events = 0
             try:
                 if need_list:
                     await self._list()

@@ -12,7 +12,6 @@ Durations are seconds; the Lease stores `leaseDurationSeconds` as a whole number
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import math
@@ -27,6 +26,7 @@ from typing import Any
 
 from ..client.base import ResourceClient, ResourceRef
 from ..core.errors import ApiError
+from .informer import cancel_and_wait
 from .metrics import RuntimeMetrics
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,7 @@ class LeaderElection:
         `release` (default: release_on_cancel) is False, which leaves it to expire as after a crash."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
         if self._leading:
             await self._step_down()
             if self.release_on_cancel if release is None else release:
@@ -147,7 +145,9 @@ class LeaderElection:
                 if remaining <= 0:
                     return
                 try:
-                    renewed = await asyncio.wait_for(self.try_acquire_or_renew(), remaining)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (stop()).
+                    async with asyncio.timeout(remaining):
+                        renewed = await self.try_acquire_or_renew()
                 except TimeoutError:
                     return
                 except Exception:

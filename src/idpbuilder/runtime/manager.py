@@ -8,7 +8,6 @@ a work queue; informer events map to keys of its primary resource; workers call 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from ..client.base import ResourceClient, ResourceRef
 from .api import ControllerSpec, Mapper, ObjectKey, Result
 from .cache import InformerCache
-from .informer import EventHandler, HandlerRegistration, Informer
+from .informer import EventHandler, HandlerRegistration, Informer, cancel_and_wait
 from .leader import LeaderElection
 from .metrics import RuntimeMetrics
 from .workqueue import WorkQueue
@@ -113,11 +112,7 @@ class Controller:
         if pending:
             log.warning("controller %s: %d reconciles still running after %.1fs; cancelling them", self.name,
                         len(pending), timeout)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await cancel_and_wait(pending)
 
     # ---- events to keys
 
@@ -243,8 +238,7 @@ class ControllerManager:
         if not self._started:
             return
         self._started = False
-        for task in list(self._pending):
-            task.cancel()
+        await cancel_and_wait(self._pending)
         if self.leader_election is not None:
             await self.leader_election.stop(release=release_lease)
         await self._stop_controllers()

@@ -276,7 +276,8 @@ class WorkQueue(Generic[K]):
         """Shuts down, then waits until workers have emptied the queue and finished; False on timeout."""
         self.shutdown()
         try:
-            await asyncio.wait_for(self.wait_idle(), timeout)
+            async with asyncio.timeout(timeout):
+                await self.wait_idle()
         except TimeoutError:
             return False
         return True

@@ -120,7 +120,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"number {value}"
     if isinstance(value, str):
-        return f"string {value!r}"
+        return f'string "{value}"'
     if isinstance(value, list):
         return "array"
     if isinstance(value, dict):

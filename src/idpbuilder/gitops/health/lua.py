@@ -36,8 +36,9 @@ _MAX_PRINTED = 200
 # Runs with full privileges once per interpreter, before any script code; returns the runner.
 _RUNNER = r"""
 local G, debug, coroutine, table, string, math = _G, debug, coroutine, table, string, math
-local load, loadfile, pcall, error, select, tostring, type = load, loadfile, pcall, error, select, tostring, type
-local sethook = debug.sethook
+local load, loadfile, error, select, tostring, type, xpcall = load, loadfile, error, select, tostring, type, xpcall
+local sethook, rawget, setmetatable = debug.sethook, rawget, setmetatable
+local cocreate, coresume, costatus = coroutine.create, coroutine.resume, coroutine.status
 
 -- lupa's bridge back into Python must never be reachable from a script.
 G.python = nil
@@ -56,6 +57,14 @@ math.log10 = function(x) return math.log(x, 10) end
 string.gfind = string.gmatch
 G.unpack = table.unpack
 
+-- A finalizer runs with hooks disabled, so it could loop past the deadline; gopher-lua has none anyway.
+G.setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not available to health scripts", 2)
+  end
+  return setmetatable(t, mt)
+end
+
 local function copy(t, without)
   local c = {}
   for k, v in pairs(t) do if k ~= without then c[k] = v end end
@@ -67,7 +76,16 @@ local function text_load(chunk, name, _, ...)
   return load(chunk, name, "t")
 end
 
-local function harden_open_libs()
+local function harden_open_libs(guarded)
+  coroutine.create = guarded
+  coroutine.wrap = function(f)
+    local c = guarded(f)
+    return function(...)
+      local r = table.pack(coresume(c, ...))
+      if not r[1] then error(r[2], 0) end
+      return table.unpack(r, 2, r.n)
+    end
+  end
   G.load = text_load
   G.loadstring = function(s, name) return text_load(s, name) end
   G.loadfile = function(path, _, ...)
@@ -125,7 +143,29 @@ local function sandbox()
 end
 
 return function(now, timeout, open_libs, code, obj, max_printed)
-  local env = open_libs and harden_open_libs() or sandbox()
+  local deadline, expired = nil, false
+  local function stop() error("timed out", 0) end
+  local function check()
+    if expired or now() > deadline then
+      -- From now on every instruction raises, so not even pcall in a loop keeps the script alive.
+      expired = true
+      sethook(stop, "", 1)
+      error("timed out", 0)
+    end
+  end
+  -- Hook functions are kept per thread, so each coroutine a script makes needs its own.
+  local function guarded(f)
+    local c = cocreate(f)
+    sethook(c, check, "", __EVERY__)
+    return c
+  end
+
+  -- An error raised by the hook runs the message handler with hooks off; past the deadline, skip it.
+  G.xpcall = function(f, handler, ...)
+    return xpcall(f, function(m) if expired then return m end return handler(m) end, ...)
+  end
+
+  local env = open_libs and harden_open_libs(guarded) or sandbox()
   local printed = {}
   env.print = function(...)
     if #printed >= max_printed then return end
@@ -137,26 +177,18 @@ return function(now, timeout, open_libs, code, obj, max_printed)
   local fn, err = load(code, "__CHUNK__", "t", env)
   if not fn then return printed, "error", err end
 
-  local co = coroutine.create(fn)
-  local deadline = now() + timeout
-  local expired = false
-  local function stop() error("timed out", 0) end
-  -- Count hooks are per thread and coroutines inherit them. Once expired, every instruction raises, so
-  -- not even a pcall in a loop can keep the script alive.
-  sethook(co, function()
-    if expired or now() > deadline then
-      expired = true
-      sethook(stop, "", 1)
-      error("timed out", 0)
-    end
-  end, "", __EVERY__)
-  local res = table.pack(coroutine.resume(co))
+  deadline = now() + timeout
+  local co = guarded(fn)
+  local res = table.pack(coresume(co))
   if expired then return printed, "timeout" end
   if not res[1] then
     if res[2] == "not enough memory" then return printed, "memory" end
-    return printed, "error", tostring(res[2])
+    -- Never tostring() an error object here: its __tostring would run unguarded.
+    local e = res[2]
+    if type(e) ~= "string" then e = "(error object is a " .. type(e) .. " value)" end
+    return printed, "error", e
   end
-  if coroutine.status(co) ~= "dead" then return printed, "error", "attempt to yield from a health script" end
+  if costatus(co) ~= "dead" then return printed, "error", "attempt to yield from a health script" end
   local value = nil
   if res.n > 1 then value = res[res.n] end
   return printed, "ok", res.n - 1, value, encoding_error(value, {})

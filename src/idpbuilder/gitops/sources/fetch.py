@@ -28,6 +28,7 @@ from dulwich.repo import Repo
 
 from ...gitserver.repos import RepoStore, name_causes
 
+REMOTE_SCHEMES = ("http", "https", "file")
 COMMIT_SHA = re.compile(r"[0-9a-fA-F]{40}\Z")
 SHORT_SHA = re.compile(r"[0-9a-fA-F]{7,40}\Z")
 _SHORT_PREFIXES = ("refs/heads/", "refs/tags/", "refs/remotes/", "refs/")
@@ -38,9 +39,11 @@ class SourceError(Exception):
     """A source cannot be fetched or rendered; the message says which repository, revision or file."""
 
     def __init__(self, message: str, *, repo_url: str | None = None, revision: str | None = None) -> None:
+        if repo_url:
+            message = message.replace(repo_url, display_url(repo_url))
         super().__init__(message)
         self.message = message
-        self.repo_url = repo_url
+        self.repo_url = display_url(repo_url) if repo_url else repo_url
         self.revision = revision
 
     def __str__(self) -> str:
@@ -94,7 +97,8 @@ def clean_path(path: str) -> list[str]:
 class Snapshot:
     """The files of one commit, read straight from the object store."""
 
-    def __init__(self, repo: Repo, sha: str, *, repo_url: str, revision: str) -> None:
+    def __init__(self, repo: Repo, sha: str, *, repo_url: str, revision: str,
+                 verified: set[str] | None = None) -> None:
         self._repo = repo
         self.sha = sha
         self.repo_url = repo_url
@@ -103,7 +107,7 @@ class Snapshot:
         assert isinstance(commit, Commit)
         self._root = commit.tree
         self._trees: dict[bytes, dict[str, tuple[int, bytes]]] = {}
-        self._symlinks_checked = False
+        self._verified = verified if verified is not None else set()  # commits known to pass check_symlinks
 
     def close(self) -> None:
         self._repo.close()
@@ -128,9 +132,15 @@ class Snapshot:
             self._trees[sha] = entries
         return entries
 
+    def _parts(self, path: str) -> list[str]:
+        try:
+            return clean_path(path)
+        except ValueError:
+            raise self.error(f"{path}: path outside repository") from None
+
     def lookup(self, path: str) -> Entry | None:
         """The entry at `path` without following symlinks (None if absent)."""
-        parts = clean_path(path)
+        parts = self._parts(path)
         mode, sha = 0o040000, self._root
         for i, part in enumerate(parts):
             if not stat.S_ISDIR(mode):
@@ -148,7 +158,7 @@ class Snapshot:
 
         Raises SourceError when a symlink on the way leads outside the repository.
         """
-        pending = clean_path(path)
+        pending = self._parts(path)
         done: list[str] = []
         mode, sha = 0o040000, self._root
         hops = 0
@@ -195,10 +205,11 @@ class Snapshot:
         if entry is None or not entry.is_dir:
             raise self.error(f"{path}: no such directory in {self.repo_url} at {self.revision}")
         prefix = f"{entry.path}/" if entry.path else ""
-        return [Entry(prefix + name, mode, sha) for name, (mode, sha) in sorted(self._tree(entry.sha).items())]
+        children = sorted(self._tree(entry.sha).items())
+        return [Entry(prefix + name, mode, sha) for name, (mode, sha) in children]
 
     def walk(self, path: str = "", *, recurse: bool = True) -> Iterator[Entry]:
-        """Non-directory entries under `path` in lexical order, depth first; symlinked dirs are not entered."""
+        """Non-directory entries under `path`, lexically, depth first; symlinked dirs are not entered."""
         for entry in self.listdir(path):
             if entry.is_dir:
                 if recurse:
@@ -226,7 +237,7 @@ class Snapshot:
 
     def check_symlinks(self) -> None:
         """Refuse a commit with a symlink that is absolute or leaves the repository on any step."""
-        if self._symlinks_checked:
+        if self.sha in self._verified:
             return
         for entry in self.walk(""):
             if not entry.is_symlink:
@@ -244,7 +255,7 @@ class Snapshot:
                     depth += 1
             if escapes:
                 raise self.error(f"repository contains out-of-bounds symlinks. file: {entry.path}")
-        self._symlinks_checked = True
+        self._verified.add(self.sha)
 
     def checkout(self, dest: Path) -> Path:
         """Write the whole tree under `dest` (files, modes, symlinks); returns `dest`."""
@@ -275,12 +286,14 @@ class SourceFetcher:
     (e.g. `https://127.0.0.1:8443/git`): such URLs are read from `repos` directly.
     """
 
-    def __init__(self, cache_dir: Path, *, repos: RepoStore | None = None, local_urls: Sequence[str] = ()) -> None:
+    def __init__(self, cache_dir: Path, *, repos: RepoStore | None = None,
+                 local_urls: Sequence[str] = ()) -> None:
         self.cache_dir = cache_dir
         self.repos = repos
         self.local_urls = [_url_key(u).rstrip("/") for u in local_urls]
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._verified: set[str] = set()
 
     def resolve(self, repo_url: str, revision: str = "") -> str:
         """The commit SHA `revision` names in `repo_url`."""
@@ -291,6 +304,9 @@ class SourceFetcher:
         """The files of `repo_url` at `revision` (close it when done)."""
         if not repo_url:
             raise SourceError("source has no repoURL", repo_url=repo_url, revision=revision)
+        if urlsplit(repo_url).scheme.lower() not in REMOTE_SCHEMES:
+            raise SourceError(f"unsupported repository URL (use http, https or file): {repo_url}",
+                              repo_url=repo_url, revision=revision)
         local = self._local(repo_url)
         if local is not None:
             repo = self._open_local(repo_url, revision, *local)
@@ -299,7 +315,8 @@ class SourceFetcher:
             repo, refs, symrefs = self._fetch(repo_url, revision)
         try:
             sha = _resolve(repo, refs, symrefs, revision, repo_url)
-            return Snapshot(repo, sha, repo_url=repo_url, revision=revision or "HEAD")
+            return Snapshot(repo, sha, repo_url=repo_url, revision=revision or "HEAD",
+                            verified=self._verified)
         except BaseException:
             repo.close()
             raise
@@ -354,11 +371,32 @@ class SourceFetcher:
                 except Exception as exc:  # urllib3 and transport errors have no common base here
                     raise SourceError(f"failed to fetch {repo_url}: {type(exc).__name__}: {exc}",
                                       repo_url=repo_url, revision=revision) from None
+                refs = {k: v for k, v in result.refs.items() if v is not None}
+                _mirror(repo, refs)
             except BaseException:
                 repo.close()
                 raise
-        refs = {k: v for k, v in result.refs.items() if v is not None}
         return repo, refs, dict(result.symrefs or {})
+
+
+def display_url(url: str) -> str:
+    """`url` without user info, for messages: credentials in a repoURL must not leak into statuses."""
+    parts = urlsplit(url)
+    if not parts.netloc or "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _mirror(repo: Repo, refs: Mapping[bytes, bytes]) -> None:
+    """Keep the remote's branches and tags as the cache's own, so the next fetch only asks for new objects."""
+    wanted = {name: sha for name, sha in refs.items()
+              if name.startswith((b"refs/heads/", b"refs/tags/")) and not name.endswith(b"^{}")
+              and sha in repo.object_store}
+    for name in repo.refs.allkeys():
+        if name.startswith((b"refs/heads/", b"refs/tags/")) and name not in wanted:
+            repo.refs.remove_if_equals(name, None)
+    for name, sha in wanted.items():
+        repo.refs[name] = sha
 
 
 def _url_key(url: str) -> str:
@@ -392,10 +430,12 @@ def _resolve(repo: Repo, refs: Mapping[bytes, bytes], symrefs: Mapping[bytes, by
     if COMMIT_SHA.match(rev):
         sha = rev.lower().encode()
         if not _is_commit(repo, sha):
-            raise SourceError(f"commit {rev} not found in repository {repo_url}", repo_url=repo_url, revision=rev)
+            raise SourceError(f"commit {rev} not found in repository {repo_url}", repo_url=repo_url,
+                              revision=rev)
         return sha.decode()
     names = [n.decode() for n in refs if not n.endswith(b"^{}")]
-    ordered = (["HEAD"] if "HEAD" in names or b"HEAD" in symrefs else []) + sorted(n for n in names if n != "HEAD")
+    head = ["HEAD"] if "HEAD" in names or b"HEAD" in symrefs else []
+    ordered = head + sorted(n for n in names if n != "HEAD")
     short = _short(rev) == rev
     for name in ordered:
         if name == rev or (short and _short(name) == rev):

@@ -323,7 +323,7 @@ def _hook_target(obj: Mapping[str, Any], phase: str, settings: SyncSettings) -> 
 
 
 def _with_namespace(obj: Obj, namespace: str) -> Obj:
-    # Cluster-scoped objects get it too, as upstream: it keeps `kubectl apply` from defaulting one.
+    # So nothing lands in the client's default namespace; upstream sets it on cluster-scoped objects too.
     if namespace_of(obj) or not namespace:
         return obj
     obj = copy.deepcopy(obj)
@@ -350,14 +350,20 @@ def _namespace_task(pairs: Sequence[tuple[Obj | None, Obj | None]], settings: Sy
     return Task(hooks.PRE_SYNC, target, live)
 
 
-def _find_live(target: Obj, pairs: Sequence[tuple[Obj | None, Obj | None]]) -> Obj | None:
-    key = resource_key(target)
+def _live_index(pairs: Sequence[tuple[Obj | None, Obj | None]]) -> dict[tuple[str, str, str], list[Obj]]:
+    index: dict[tuple[str, str, str], list[Obj]] = {}
     for _, live in pairs:
-        if live is None:
-            continue
-        k = resource_key(live)
-        if ((k.group, k.kind, k.name) == (key.group, key.kind, key.name)
-                and k.namespace in ("", key.namespace)):
+        if live is not None:
+            key = resource_key(live)
+            index.setdefault((key.group, key.kind, key.name), []).append(live)
+    return index
+
+
+def _find_live(target: Obj, index: Mapping[tuple[str, str, str], list[Obj]]) -> Obj | None:
+    """The live object of a target; a cluster-scoped live object has no namespace and matches any."""
+    key = resource_key(target)
+    for live in index.get((key.group, key.kind, key.name), ()):
+        if namespace_of(live) in ("", key.namespace):
             return live
     return None
 
@@ -491,9 +497,10 @@ def build_plan(targets: Iterable[Mapping[str, Any] | None], lives: Iterable[Mapp
         ns_task = _namespace_task(rec.pairs, settings)
         if ns_task is not None:
             tasks.append(ns_task)
+    index = _live_index(rec.pairs)
     for task in tasks:
         if task.target is not None and task.live is None:
-            task.live = _find_live(task.target, rec.pairs)
+            task.live = _find_live(task.target, index)
         _resolve_options(task, settings)
     all_targets = [t for t, _ in rec.pairs if t is not None] + list(rec.hooks)
     invalid = _check(tasks, all_targets, settings)

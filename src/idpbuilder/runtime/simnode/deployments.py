@@ -209,11 +209,13 @@ def find_new_rs(d: Obj, rss: list[Obj]) -> Obj | None:
 
 
 def new_rs_replicas(d: Obj, all_rss: list[Obj], new_rs: Obj) -> int:
-    """How big the new ReplicaSet may be now (upstream's NewRSNewReplicas)."""
+    """How big the new ReplicaSet may be now (upstream's NewRSNewReplicas). Pods a ReplicaSet has not
+    deleted yet count too (its status still reports them), so the surge holds for actual pods, not
+    only for the ReplicaSets' specs."""
     if not is_rolling(d):
         return replicas(d)
     surge = scaled_value(_rolling_params(d).get("maxSurge") or 0, replicas(d), True)
-    current = sum(replicas(rs) for rs in all_rss)
+    current = sum(max(replicas(rs), actual_replicas(rs)) for rs in all_rss)
     max_total = replicas(d) + surge
     if current >= max_total:
         return replicas(new_rs)

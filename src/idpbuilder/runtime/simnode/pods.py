@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..api import ObjectKey, Result
-from .config import CRASH_LOOP_BACK_OFF, DURATION_ANNOTATION, IMAGE_PULL_BACK_OFF, SimulatedNodeConfig
+from .config import (
+    CRASH_LOOP_BACK_OFF,
+    DURATION_ANNOTATION,
+    IMAGE_PULL_BACK_OFF,
+    SIMULATED_ANNOTATION,
+    SimulatedNodeConfig,
+)
 from .node import UNSCHEDULABLE_MESSAGE, fits, node_object
 from .refs import PODS
 from .util import (
@@ -415,6 +421,9 @@ class Kubelet(SimController):
             self._forget(key)
             return None
         self._owners[key] = uid
+        if annotations_of(pod).get(SIMULATED_ANNOTATION) != "true":
+            pod = await self.client.patch(PODS, key.name, {"metadata": {"annotations": {
+                SIMULATED_ANNOTATION: "true"}}}, key.namespace, opts=self.opts)
         started = self._started.get(uid) or parse_time(status_of(pod).get("startTime")) or now
         self._started[uid] = started
         ip = "" if spec.get("hostNetwork") else self.ips.allocate(uid, status_of(pod).get("podIP") or "")

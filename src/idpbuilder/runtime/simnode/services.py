@@ -9,7 +9,18 @@ from typing import Any
 
 from ..api import ObjectKey, Result
 from .refs import ENDPOINTS, PODS, SERVICES
-from .util import Obj, SimController, fnv32a, labels_of, meta, name_of, pod_ready, pod_terminal, spec_of, status_of
+from .util import (
+    Obj,
+    SimController,
+    fnv32a,
+    labels_of,
+    meta,
+    name_of,
+    pod_ready,
+    pod_terminal,
+    spec_of,
+    status_of,
+)
 
 NODE_PORT_RANGE = (30000, 32767)
 HEADLESS_LABEL = "service.kubernetes.io/headless"

@@ -258,6 +258,12 @@ def pod_available(pod: Obj, min_ready_seconds: int, now: datetime) -> bool:
     return since is not None and since + timedelta(seconds=min_ready_seconds) < now
 
 
+def by_creation_time(objs: list[Obj]) -> list[Obj]:
+    """Oldest first, ties by name."""
+    far_past = datetime.min.replace(tzinfo=UTC)
+    return sorted(objs, key=lambda o: (parse_time(meta(o).get("creationTimestamp")) or far_past, name_of(o)))
+
+
 def restart_count(pod: Obj) -> int:
     counts = [as_int(cs.get("restartCount")) for cs in status_of(pod).get("containerStatuses") or ()]
     return max(counts, default=0)
