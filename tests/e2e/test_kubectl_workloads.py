@@ -53,7 +53,7 @@ def test_deployment_rollout_history_undo_and_scale(platform: Platform, ns: str) 
     assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert len(pods) == 4 and all(line.split()[1:3] == ["1/1", "Running"] for line in pods[1:])
 
-    k("-n", ns, "set", "image", "deployment/web", "web=nginx:1.26")
+    k("-n", ns, "set", "image", "deployment/web", "nginx=nginx:1.26")
     k("-n", ns, "annotate", "deployment/web", "kubernetes.io/change-cause=nginx 1.26")
     out = k("-n", ns, "rollout", "status", "deployment/web", f"--timeout={ROLLOUT_TIMEOUT}", timeout=120).stdout
     assert "successfully rolled out" in out

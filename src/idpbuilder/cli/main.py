@@ -16,21 +16,34 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir = _data_dir(args)
+    target = runner.Target()
+    if args.kubeconfig:
+        path = Path(args.kubeconfig).expanduser().resolve()
+        if not path.is_file():
+            print(f"idp up: --kubeconfig {args.kubeconfig}: no such file", file=sys.stderr)
+            return 2
+        target = runner.Target(path, args.context)
+    elif args.context:
+        print("idp up: --context needs --kubeconfig", file=sys.stderr)
+        return 2
     if args.detach:
         try:
-            pid = runner.start_detached(data_dir, args.host, args.port)
+            pid = runner.start_detached(data_dir, args.host, args.port, target)
         except RuntimeError as exc:
             print(f"idp up: {exc}", file=sys.stderr)
             return 1
         print(f"idpbuilder is running in the background (pid {pid}); stop it with: idp down"
               + (f" --data-dir {data_dir}" if args.data_dir else ""))
-        print(f"  kubeconfig: {runner.Paths(data_dir).kubeconfig}")
+        if target.embedded:
+            print(f"  kubeconfig: {runner.Paths(data_dir).kubeconfig}")
+        else:
+            print(f"  controllers work in the cluster of {target.kubeconfig}; health: idp status")
         return 0
     if runner.running_pid(data_dir):
         print(f"idp up: a platform is already running from {data_dir} (pid {runner.running_pid(data_dir)})",
               file=sys.stderr)
         return 1
-    return runner.run_foreground(data_dir, args.host, args.port)
+    return runner.run_foreground(data_dir, args.host, args.port, target)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -88,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=runner.DEFAULT_PORT)
     up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     up.add_argument("--detach", "-d", action="store_true", help="run in the background; stop with idp down")
+    up.add_argument("--kubeconfig", help="run the platform's controllers against this existing cluster instead "
+                    "of the embedded control plane")
+    up.add_argument("--context", help="kubeconfig context to use (default: its current context)")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop a platform started with --detach")

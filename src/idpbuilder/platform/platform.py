@@ -1,7 +1,9 @@
-"""The platform: the control plane plus every engine, assembled into the one process `idp up` runs.
+"""The platform: every component's controllers run by one `ControllerManager`, over one client.
 
-Engines are sets of controllers run by one `ControllerManager` over an embedded client whose identity
-is the platform's controller service account, so RBAC and audit see them like any other client.
+Embedded (default): the client is in process and its identity is the platform's controller service
+account, so RBAC and audit see the engines like any other client. Existing cluster (`--kubeconfig`):
+the client is remote, our CRDs are installed there, and a Lease makes sure only one replica
+reconciles at a time.
 """
 
 from __future__ import annotations
@@ -9,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from ..apiserver.app import APIServer
 from ..apiserver.rbac import UserInfo
-from ..client.embedded import EmbeddedClient
+from ..client.base import ResourceClient, ResourceRef
+from ..core.errors import ApiError
+from ..runtime.leader import LeaderElection
 from ..runtime.manager import ControllerManager
-from ..runtime.metrics import render
-from ..runtime.simnode import SimulatedNodeConfig, simulated_node_controllers
+from .components import Component
 
 log = logging.getLogger(__name__)
 
@@ -27,68 +30,55 @@ CONTROLLER_ACCOUNT = "idp-controller-manager"
 CONTROLLER_USER = UserInfo(f"system:serviceaccount:{SYSTEM_NAMESPACE}:{CONTROLLER_ACCOUNT}",
                            ("system:serviceaccounts", f"system:serviceaccounts:{SYSTEM_NAMESPACE}",
                             "system:authenticated"))
-
-
-@dataclass
-class PlatformConfig:
-    simulated_node: SimulatedNodeConfig | None = field(default_factory=SimulatedNodeConfig)
+CRDS = ResourceRef("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False)
+FIELD_MANAGER = "idpbuilder"
 
 
 class Platform:
-    def __init__(self, server: APIServer, config: PlatformConfig | None = None) -> None:
-        self.server = server
-        self.config = config or PlatformConfig()
+    def __init__(self, client: ResourceClient, components: list[Component], *,
+                 leader_election: LeaderElection | None = None) -> None:
+        self.client = client
+        self.components = components
         self.registry = CollectorRegistry()
-        self._grant_controller_identity()
-        self.client = EmbeddedClient(server, CONTROLLER_USER, default_manager="idpbuilder")
-        self.manager = ControllerManager(self.client, name="idpbuilder-controller-manager",
-                                         registry=self.registry, graceful_shutdown_timeout=5.0)
-        self.components: list[str] = []
-        if self.config.simulated_node is not None:
-            for spec in simulated_node_controllers(self.client, self.config.simulated_node):
+        self.leader_election = leader_election
+        self.manager = ControllerManager(client, name="idpbuilder-controller-manager", registry=self.registry,
+                                         leader_election=leader_election, graceful_shutdown_timeout=5.0)
+        for component in components:
+            for spec in component.controllers(client):
                 self.manager.add(spec)
-            self.components.append("simulated-node")
-        self._start_error: str = ""
+        self._error = ""
+        self._started = False
         self._task: asyncio.Task[None] | None = None
-        server.on_startup.append(self.start)
-        server.on_shutdown.append(self.stop)
-        server.health_checks["controller-manager"] = self.health
-        if self.config.simulated_node is not None:
-            server.health_checks["simulated-node"] = self.simulated_node_health
-        server.metrics_sources.append(lambda: render(self.registry)[0])
-
-    def _grant_controller_identity(self) -> None:
-        """The controllers' service account and its binding to cluster-admin (created once, kept after)."""
-        from ..apiserver.service import RequestContext
-
-        ctx = RequestContext(field_manager="idp-bootstrap")
-        svc = self.server.service
-        reg = self.server.registry
-        objects = [
-            (reg.get("", "v1", "namespaces"), "", {"metadata": {"name": SYSTEM_NAMESPACE}}),
-            (reg.get("", "v1", "serviceaccounts"), SYSTEM_NAMESPACE, {"metadata": {"name": CONTROLLER_ACCOUNT}}),
-            (reg.get("rbac.authorization.k8s.io", "v1", "clusterrolebindings"), "", {
-                "metadata": {"name": "idpbuilder:controller-manager",
-                             "labels": {"app.kubernetes.io/part-of": "idpbuilder"}},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-                "subjects": [{"kind": "ServiceAccount", "name": CONTROLLER_ACCOUNT, "namespace": SYSTEM_NAMESPACE}]}),
-        ]
-        for rt, namespace, obj in objects:
-            assert rt is not None
-            if self.server.store.get_entry(rt.group_resource, namespace, obj["metadata"]["name"]) is None:
-                svc.create(rt, namespace, obj, ctx)
 
     async def start(self) -> None:
-        # Informers list and watch through the API, which is up once the server's lifespan started;
-        # starting in a task lets the HTTP side accept requests meanwhile.
-        self._task = asyncio.get_running_loop().create_task(self._run_manager(), name="controller-manager")
+        """Installs CRDs, then starts the manager in the background (health reports its progress)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="idpbuilder-platform")
 
-    async def _run_manager(self) -> None:
+    async def _run(self) -> None:
         try:
+            await self.install_crds()
             await self.manager.start()
-        except Exception as exc:  # reported by health, never a silent stop
-            self._start_error = f"{type(exc).__name__}: {exc}"
-            log.exception("controller manager failed to start")
+            self._started = True
+        except Exception as exc:  # reported by health and logged, never a silent stop
+            self._error = f"{type(exc).__name__}: {exc}"
+            log.exception("the platform's controllers failed to start")
+
+    async def install_crds(self) -> None:
+        for component in self.components:
+            for crd in component.crds():
+                await self.client.apply(CRDS, crd, field_manager=FIELD_MANAGER, force=True)
+        for component in self.components:
+            for crd in component.crds():
+                await self._wait_established(crd["metadata"]["name"])
+
+    async def _wait_established(self, name: str, timeout: float = 30.0) -> None:
+        async with asyncio.timeout(timeout):
+            while True:
+                crd = await self.client.get(CRDS, name)
+                conditions = (crd.get("status") or {}).get("conditions") or []
+                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                    return
+                await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -97,20 +87,49 @@ class Platform:
                 await self._task
         await self.manager.stop()
 
-    def health(self) -> tuple[bool, str]:
-        if self._start_error:
-            return False, self._start_error
-        if not self.manager.running:
-            return False, "starting"
-        return True, f"{len(self.manager.controllers)} controllers"
+    def health_checks(self) -> dict[str, Callable[[], tuple[bool, str]]]:
+        checks: dict[str, Callable[[], tuple[bool, str]]] = {"controller-manager": self._manager_health}
+        for component in self.components:
+            checks[component.name] = self._component_health(component)
+        return checks
 
-    def simulated_node_health(self) -> tuple[bool, str]:
-        assert self.config.simulated_node is not None
-        name = self.config.simulated_node.node_name
-        node = self.server.store.get(("", "nodes"), "", name)
-        if node is None:
-            return False, f"node {name} not registered yet"
-        ready = next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), None)
-        if not ready or ready.get("status") != "True":
-            return False, f"node {name} not Ready"
-        return True, f"node {name} Ready (simulated: no containers run)"
+    def _manager_health(self) -> tuple[bool, str]:
+        if self._error:
+            return False, self._error
+        if not self._started:
+            return False, "starting"
+        if self.leader_election is not None and not self.manager.running:
+            leader = self.leader_election.leader or "nobody yet"
+            return True, f"standby: {leader} holds the lease"
+        return True, f"{len(self.manager.controllers)} controllers running"
+
+    def _component_health(self, component: Component) -> Callable[[], tuple[bool, str]]:
+        def check() -> tuple[bool, str]:
+            if not self._started:
+                return False, self._error or "starting"
+            return component.health(self.manager.cache)
+        return check
+
+
+def grant_controller_identity(server: Any) -> None:
+    """In the embedded control plane: the controllers' service account, bound to cluster-admin."""
+    from ..apiserver.service import RequestContext
+
+    ctx = RequestContext(field_manager="idp-bootstrap")
+    reg = server.registry
+    objects = [
+        (reg.get("", "v1", "namespaces"), "", {"metadata": {"name": SYSTEM_NAMESPACE}}),
+        (reg.get("", "v1", "serviceaccounts"), SYSTEM_NAMESPACE, {"metadata": {"name": CONTROLLER_ACCOUNT}}),
+        (reg.get("rbac.authorization.k8s.io", "v1", "clusterrolebindings"), "", {
+            "metadata": {"name": "idpbuilder:controller-manager",
+                         "labels": {"app.kubernetes.io/part-of": "idpbuilder"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": CONTROLLER_ACCOUNT, "namespace": SYSTEM_NAMESPACE}]}),
+    ]
+    for rt, namespace, obj in objects:
+        assert rt is not None
+        if server.store.get_entry(rt.group_resource, namespace, obj["metadata"]["name"]) is None:
+            try:
+                server.service.create(rt, namespace, obj, ctx)
+            except ApiError as exc:
+                raise RuntimeError(f"could not create the platform's controller identity: {exc.message}") from exc

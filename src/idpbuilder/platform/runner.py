@@ -13,13 +13,21 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from ..apiserver.app import APIServer
+from ..apiserver.authn import TokenAuthority
+from ..client.embedded import EmbeddedClient
+from ..client.remote import RemoteClient
+from ..runtime.leader import LeaderElection
+from ..runtime.metrics import render
 from . import kubeconfig
-from .pki import ensure_tls
-from .platform import Platform
+from .components import default_components
+from .pki import TLSMaterial, ensure_tls
+from .platform import CONTROLLER_USER, Platform, grant_controller_identity
+from .status_app import StatusApp
 
 log = logging.getLogger("idpbuilder")
 
@@ -51,19 +59,60 @@ class Paths:
         return self.data_dir / "idp.log"
 
 
-def prepare(data_dir: Path, host: str, port: int) -> tuple[APIServer, ssl.SSLContext | None, str]:
-    """Creates the control plane and its TLS material, and writes the admin kubeconfig."""
+@dataclass
+class Target:
+    """Where the platform's controllers work: the embedded control plane, or an existing cluster."""
+
+    kubeconfig: Path | None = None
+    context: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.kubeconfig is None
+
+
+def _listen_url(data_dir: Path, host: str, port: int) -> tuple[TLSMaterial, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
-    tls = ensure_tls(data_dir, hosts=[host] if host not in ("0.0.0.0", "::") else [])
+    tls = ensure_tls(data_dir, hosts=[host] if host not in ("0.0.0.0", "::", "") else [])
     display_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    url = f"https://{display_host}:{port}"
-    server = APIServer(data_dir, server_address=f"{display_host}:{port}", ca_pem=tls.ca_cert_pem)
-    Platform(server)
+    return tls, f"https://{display_host}:{port}"
+
+
+def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, str]:
+    """The embedded control plane with every component, and the admin kubeconfig written for it."""
+    tls, url = _listen_url(data_dir, host, port)
+    server = APIServer(data_dir, server_address=url.removeprefix("https://"), ca_pem=tls.ca_cert_pem)
+    grant_controller_identity(server)
+    platform = Platform(EmbeddedClient(server, CONTROLLER_USER, default_manager="idpbuilder"),
+                        default_components())
+    server.on_startup.append(platform.start)
+    server.on_shutdown.append(platform.stop)
+    server.health_checks.update(platform.health_checks())
+    server.metrics_sources.append(lambda: render(platform.registry)[0])
     paths = Paths(data_dir)
     kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
     paths.endpoint.write_text(url + "\n")
-    return server, None, url
+    return server, url
+
+
+def prepare_remote(data_dir: Path, host: str, port: int, target: Target) -> tuple[StatusApp, str]:
+    """The platform's controllers against an existing cluster; this process serves only health and metrics."""
+    assert target.kubeconfig is not None
+    tls, url = _listen_url(data_dir, host, port)
+    client = RemoteClient.from_kubeconfig(str(target.kubeconfig), context=target.context,
+                                          default_manager="idpbuilder")
+    election = LeaderElection(client, "idpbuilder-controller-manager", namespace="kube-system")
+    platform = Platform(client, [c for c in default_components() if not c.embedded_only],
+                        leader_election=election)
+    app = StatusApp(TokenAuthority(data_dir))
+    app.on_startup.append(platform.start)
+    app.on_shutdown.append(client.close)  # hooks run in reverse: the platform releases its lease first
+    app.on_shutdown.append(platform.stop)
+    app.health_checks.update(platform.health_checks())
+    app.metrics_sources.append(lambda: render(platform.registry)[0])
+    Paths(data_dir).endpoint.write_text(url + "\n")
+    return app, url
 
 
 def _small_tls_buffers() -> None:
@@ -76,11 +125,16 @@ def _small_tls_buffers() -> None:
 
 
 async def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-                ready_message: bool = True) -> None:
+                target: Target | None = None, ready_message: bool = True) -> None:
     _small_tls_buffers()
-    server, _, url = prepare(data_dir, host, port)
+    target = target or Target()
+    app: Any
+    if target.embedded:
+        app, url = prepare_embedded(data_dir, host, port)
+    else:
+        app, url = prepare_remote(data_dir, host, port, target)
     tls = ensure_tls(data_dir)
-    config = uvicorn.Config(server, host=host, port=port, ssl_certfile=str(tls.cert_path),
+    config = uvicorn.Config(app, host=host, port=port, ssl_certfile=str(tls.cert_path),
                             ssl_keyfile=str(tls.key_path), log_level="warning", lifespan="on",
                             timeout_graceful_shutdown=2, access_log=False, loop="asyncio",
                             http="httptools")
@@ -88,7 +142,7 @@ async def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_POR
     paths = Paths(data_dir)
     paths.pid.write_text(f"{os.getpid()}\n")
     if ready_message:
-        asyncio.get_running_loop().call_soon(_announce, uv, url, paths)
+        asyncio.get_running_loop().call_soon(_announce, uv, url, paths, target)
     try:
         await uv.serve()
     finally:
@@ -96,20 +150,25 @@ async def serve(data_dir: Path, host: str = "127.0.0.1", port: int = DEFAULT_POR
             paths.pid.unlink()
 
 
-def _announce(uv: uvicorn.Server, url: str, paths: Paths) -> None:
+def _announce(uv: uvicorn.Server, url: str, paths: Paths, target: Target) -> None:
     async def wait() -> None:
         while not uv.started:
             await asyncio.sleep(0.02)
-        print(f"idpbuilder control plane ready at {url}", flush=True)
-        print(f"  kubeconfig: {paths.kubeconfig}", flush=True)
-        print(f"  try: KUBECONFIG={paths.kubeconfig} kubectl get namespaces", flush=True)
+        if target.embedded:
+            print(f"idpbuilder control plane ready at {url}", flush=True)
+            print(f"  kubeconfig: {paths.kubeconfig}", flush=True)
+            print(f"  try: KUBECONFIG={paths.kubeconfig} kubectl get namespaces", flush=True)
+        else:
+            print(f"idpbuilder controllers running against {target.kubeconfig}"
+                  + (f" (context {target.context})" if target.context else ""), flush=True)
+            print(f"  health and metrics at {url}/readyz?verbose and {url}/metrics", flush=True)
 
     asyncio.get_running_loop().create_task(wait())
 
 
-def run_foreground(data_dir: Path, host: str, port: int) -> int:
+def run_foreground(data_dir: Path, host: str, port: int, target: Target | None = None) -> int:
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(data_dir, host, port))
+        asyncio.run(serve(data_dir, host, port, target))
     return 0
 
 
@@ -128,7 +187,8 @@ def running_pid(data_dir: Path) -> int | None:
     return pid
 
 
-def start_detached(data_dir: Path, host: str, port: int, timeout: float = 30.0) -> int:
+def start_detached(data_dir: Path, host: str, port: int, target: Target | None = None,
+                   timeout: float = 30.0) -> int:
     """Starts `idp up` in a new session, waits for /readyz, returns its pid."""
     paths = Paths(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +197,7 @@ def start_detached(data_dir: Path, host: str, port: int, timeout: float = 30.0) 
     with open(paths.log, "ab") as logfile:
         proc = subprocess.Popen(
             [sys.executable, "-m", "idpbuilder.cli.main", "up", "--data-dir", str(data_dir), "--host", host,
-             "--port", str(port)], stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+             "--port", str(port), *(_target_args(target))], stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,6 +207,13 @@ def start_detached(data_dir: Path, host: str, port: int, timeout: float = 30.0) 
             return proc.pid
         time.sleep(0.1)
     raise RuntimeError(f"the platform did not become ready within {timeout:.0f}s; see {paths.log}")
+
+
+def _target_args(target: Target | None) -> list[str]:
+    if target is None or target.embedded:
+        return []
+    args = ["--kubeconfig", str(target.kubeconfig)]
+    return args + (["--context", target.context] if target.context else [])
 
 
 def stop(data_dir: Path, timeout: float = 15.0) -> bool:

@@ -51,7 +51,10 @@ table.maxn = function(t)
   for k in pairs(t) do if type(k) == "number" and k > n then n = k end end
   return n
 end
-math.pow = function(x, y) return x ^ y end
+math.pow = function(x, y)
+  local r = x ^ y
+  return math.tointeger(r) or r
+end
 math.mod = math.fmod
 math.log10 = function(x) return math.log(x, 10) end
 string.gfind = string.gmatch
@@ -191,7 +194,9 @@ return function(now, timeout, open_libs, code, obj, max_printed)
   if costatus(co) ~= "dead" then return printed, "error", "attempt to yield from a health script" end
   local value = nil
   if res.n > 1 then value = res[res.n] end
-  return printed, "ok", res.n - 1, value, encoding_error(value, {})
+  local bad = nil
+  if type(value) == "table" then bad = encoding_error(value, {}) end
+  return printed, "ok", res.n - 1, value, bad
 end
 """.replace("__CHUNK__", _CHUNK_NAME).replace("__EVERY__", str(_HOOK_EVERY))
 
@@ -278,6 +283,32 @@ def _result_to_health(value: Any) -> HealthStatus:
     return HealthStatus(status, message)
 
 
+def _execute(script: str, obj: dict[str, Any], *, use_open_libs: bool, timeout: float,
+             memory_limit: int | None) -> tuple[Any, ...]:
+    # Lua raises a memory error outside a protected call by aborting the process, and lupa builds tables and
+    # reads results unprotected. So the limit is lifted while Python touches Lua data and applies only while
+    # Lua code runs.
+    runtime = lua54.LuaRuntime(max_memory=memory_limit or None, register_eval=False, register_builtins=False,
+                               attribute_filter=_deny_attributes)
+    limited = bool(memory_limit)
+    if limited:
+        runtime.set_max_memory(0)
+    runner = runtime.execute(_RUNNER)
+    lua_obj = to_lua(runtime, obj)
+    if limited:
+        if runtime.get_memory_used() >= memory_limit:
+            return (None, "memory")
+        runtime.set_max_memory(memory_limit)
+    try:
+        outcome = runner(time.monotonic, timeout, use_open_libs, script, lua_obj, _MAX_PRINTED)
+    except lua54.LuaMemoryError:
+        outcome = (None, "memory")
+    finally:
+        if limited:
+            runtime.set_max_memory(0)
+    return tuple(outcome)
+
+
 def run_health_script(script: str, obj: dict[str, Any], *, use_open_libs: bool = False,
                       timeout: float = DEFAULT_TIMEOUT, memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
                       subject: str = "resource") -> HealthStatus:
@@ -285,13 +316,7 @@ def run_health_script(script: str, obj: dict[str, Any], *, use_open_libs: bool =
 
     `subject` names the resource kind (e.g. `cert-manager.io/Certificate`) in timeout and memory messages.
     """
-    runtime = lua54.LuaRuntime(max_memory=memory_limit, register_eval=False, register_builtins=False,
-                               attribute_filter=_deny_attributes)
-    try:
-        runner = runtime.execute(_RUNNER)
-        outcome = runner(time.monotonic, timeout, use_open_libs, script, to_lua(runtime, obj), _MAX_PRINTED)
-    except lua54.LuaMemoryError:
-        outcome = (None, "memory")
+    outcome = _execute(script, obj, use_open_libs=use_open_libs, timeout=timeout, memory_limit=memory_limit)
     printed, verdict, *rest = outcome
     for line in (printed.values() if printed is not None else ()):
         log.debug("health script for %s: %s", subject, line)

@@ -560,6 +560,8 @@ def old_pods_running(new_rs: Obj | None, old_rss: list[Obj], pods_by_rs: dict[st
 
 
 class DeploymentController(SimController):
+    component = "deployment-controller"
+
     async def sync(self, key: ObjectKey) -> Result | None:
         d = await self.get(DEPLOYMENTS, key.name, key.namespace)
         if d is None:
@@ -630,6 +632,10 @@ class _Rollout:
         set_replicas_annotations(updated, replicas(d), want_max)
         result = await self.ctl.client.update(REPLICASETS, updated, self.namespace, self.ctl.opts)
         self.rss = [result if uid_of(r) == uid_of(result) else r for r in self.rss]
+        if resized:
+            direction = "up" if size > replicas(rs) else "down"
+            await self.ctl.events.record(self.d, DEPLOYMENTS, "ScalingReplicaSet",
+                                         f"Scaled {direction} replica set {name_of(rs)} from {replicas(rs)} to {size}")
         return resized, result
 
     # ---- the new ReplicaSet
@@ -690,6 +696,9 @@ class _Rollout:
                 await self.write_status(status)
             raise
         self.rss.append(created)
+        if replicas(created) > 0:
+            await self.ctl.events.record(d, DEPLOYMENTS, "ScalingReplicaSet",
+                                         f"Scaled up replica set {name_of(created)} from 0 to {replicas(created)}")
         await self.set_revision(new_revision)
         if has_progress_deadline(self.d):
             cond = condition("Progressing", "True", NEW_RS_CREATED, f'Created new replica set "{name_of(created)}"',

@@ -22,6 +22,7 @@ from .config import (
     SIMULATED_ANNOTATION,
     SimulatedNodeConfig,
 )
+from .events import SIMULATED_SUFFIX, EventRecorder
 from .node import UNSCHEDULABLE_MESSAGE, fits, node_object
 from .refs import PODS
 from .util import (
@@ -368,12 +369,16 @@ class Kubelet(SimController):
     """Reports the status of every pod bound to (or fitting) the simulated node."""
 
     field_manager = "kubelet"
+    component = "kubelet"
 
     def __init__(self, client: Any, config: SimulatedNodeConfig) -> None:
         super().__init__(client, config)
+        self.events = EventRecorder(client, "kubelet", config.now, host=config.node_name)
+        self.scheduler_events = EventRecorder(client, "default-scheduler", config.now)
         self.ips = PodIPAllocator(config.pod_cidr)
         self._started: dict[str, datetime] = {}
         self._owners: dict[ObjectKey, str] = {}
+        self._emitted: dict[str, set[str]] = {}
         self._seeded = False
 
     async def _seed(self) -> None:
@@ -391,6 +396,42 @@ class Kubelet(SimController):
         if uid is not None:
             self.ips.release(uid)
             self._started.pop(uid, None)
+            self._emitted.pop(uid, None)
+
+    async def _record_lifecycle(self, pod: Obj, status: Obj) -> None:
+        """The kubelet's events for what changed, each once per pod and container."""
+        seen = self._emitted.setdefault(uid_of(pod), set())
+        namespace, name = meta(pod).get("namespace", ""), name_of(pod)
+
+        async def once(key: str, reason: str, message: str, kind: str = "Normal",
+                       recorder: EventRecorder | None = None) -> None:
+            if key not in seen:
+                seen.add(key)
+                await (recorder or self.events).record(pod, PODS, reason, message, kind)
+
+        if spec_of(pod).get("nodeName"):
+            await once("scheduled", "Scheduled", f"Successfully assigned {namespace}/{name} to "
+                       f"{spec_of(pod)['nodeName']}", recorder=self.scheduler_events)
+        images = {c.get("name"): c.get("image") for key in ("initContainers", "containers")
+                  for c in spec_of(pod).get(key) or ()}
+        for cs in [*status.get("initContainerStatuses", ()), *status.get("containerStatuses", ())]:
+            container, state = cs["name"], cs.get("state") or {}
+            image = images.get(container, cs.get("image"))
+            waiting = (state.get("waiting") or {}).get("reason")
+            if waiting == IMAGE_PULL_BACK_OFF:
+                await once(f"pulling/{container}", "Pulling", f'Pulling image "{image}"{SIMULATED_SUFFIX}')
+                await once(f"failed/{container}", "Failed", f'Failed to pull image "{image}": the simulated '
+                           f"node's failure rules make this pull fail", "Warning")
+                await once(f"backoff/{container}", "BackOff", f'Back-off pulling image "{image}"{SIMULATED_SUFFIX}',
+                           "Warning")
+            if "running" in state or "terminated" in state or (cs.get("lastState") or {}).get("terminated"):
+                await once(f"pulled/{container}", "Pulled",
+                           f'Container image "{image}" already present on machine{SIMULATED_SUFFIX}')
+                await once(f"created/{container}", "Created", f"Created container: {container}{SIMULATED_SUFFIX}")
+                await once(f"started/{container}", "Started", f"Started container {container}{SIMULATED_SUFFIX}")
+            if waiting == CRASH_LOOP_BACK_OFF:
+                await once(f"crash/{container}", "BackOff", f"Back-off restarting failed container {container} in "
+                           f"pod {name}_{namespace}({uid_of(pod)}){SIMULATED_SUFFIX}", "Warning")
 
     async def sync(self, key: ObjectKey) -> Result | None:
         await self._seed()
@@ -429,6 +470,7 @@ class Kubelet(SimController):
         ip = "" if spec.get("hostNetwork") else self.ips.allocate(uid, status_of(pod).get("podIP") or "")
         status, wait = simulate_pod(pod, self.config, started=started, now=now, pod_ip=ip)
         await self.write_status(PODS, pod, status)
+        await self._record_lifecycle(pod, status)
         if status["phase"] in ("Succeeded", "Failed"):
             self._forget(key)
         if wait is None:

@@ -71,6 +71,8 @@ def next_availability(rs: Obj, pods: list[Obj], now: datetime) -> float | None:
 
 
 class ReplicaSetController(SimController):
+    component = "replicaset-controller"
+
     async def sync(self, key: ObjectKey) -> Result | None:
         rs = await self.get(REPLICASETS, key.name, key.namespace)
         if rs is None:
@@ -101,16 +103,21 @@ class ReplicaSetController(SimController):
             for _ in range(min(-diff, BURST_REPLICAS)):
                 pod = pod_from_template(template, rs, REPLICASETS, generate_name=f"{name_of(rs)}-", node_name=node)
                 try:
-                    created.append(await self.client.create(PODS, pod, namespace, self.opts))
+                    new = await self.client.create(PODS, pod, namespace, self.opts)
                 except ApiError as exc:
-                    if exc.code == 409:
+                    if exc.code == 409 or "because it is being terminated" in exc.message:
                         raise
+                    await self.events.record(rs, REPLICASETS, "FailedCreate", f"Error creating: {exc.message}",
+                                             "Warning")
                     return created, exc.message
+                created.append(new)
+                await self.events.record(rs, REPLICASETS, "SuccessfulCreate", f"Created pod: {name_of(new)}")
             return created, ""
         if diff > 0:
             doomed = deletion_order(pods)[:diff]
             for pod in doomed:
                 await self.delete(PODS, name_of(pod), namespace, uid=meta(pod).get("uid", ""))
+                await self.events.record(rs, REPLICASETS, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
             gone = {meta(p).get("uid") for p in doomed}
             return [p for p in pods if meta(p).get("uid") not in gone], ""
         return pods, ""

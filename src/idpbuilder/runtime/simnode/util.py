@@ -18,6 +18,7 @@ from ...core.errors import ApiError
 from ...core.selectors import selector_from_label_selector
 from ..api import ObjectKey, Result
 from .config import SimulatedNodeConfig
+from .events import EventRecorder
 
 log = logging.getLogger(__name__)
 
@@ -320,10 +321,12 @@ class SimController:
     """Base of the simulated controllers: a client, the node config, and conflict handling."""
 
     field_manager = "kube-controller-manager"
+    component = "kube-controller-manager"
 
     def __init__(self, client: ResourceClient, config: SimulatedNodeConfig) -> None:
         self.client = client
         self.config = config
+        self.events = EventRecorder(client, self.component, config.now)
 
     def now(self) -> datetime:
         return self.config.now()
@@ -340,6 +343,8 @@ class SimController:
             if exc.code in (404, 409):
                 log.debug("%s %s: %s; retrying", type(self).__name__, key, exc.message)
                 return Result(requeue=True)
+            if exc.code == 403 and "because it is being terminated" in exc.message:
+                return None  # the namespace is going away, and everything in it with it
             raise
 
     async def sync(self, key: ObjectKey) -> Result | None:
