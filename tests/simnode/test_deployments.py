@@ -7,7 +7,7 @@ import copy
 import re
 from typing import Any
 
-from idpbuilder.runtime.simnode.refs import DEPLOYMENTS, NODES, PODS, REPLICASETS
+from idpbuilder.runtime.simnode.refs import DEPLOYMENTS, EVENTS, NODES, PODS, REPLICASETS
 from idpbuilder.runtime.simnode.util import pod_ready
 
 from .conftest import Cluster, eventually
@@ -73,6 +73,18 @@ async def test_deployment_becomes_available_with_upstream_objects(cluster: Clust
     assert node is not None and node["metadata"]["labels"]["type"] == "kwok"
     ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "True" and "simulated" in ready["message"]
+
+    async def events() -> list[tuple[str, str, str]] | None:
+        got = [(e["involvedObject"]["kind"], e["reason"], e["message"]) for e in await cluster.list(EVENTS)]
+        return got if sum(1 for _, reason, _ in got if reason == "Started") == 3 else None
+
+    seen = await eventually(events, what="the kubelet's events")
+    assert ("Deployment", "ScalingReplicaSet", f"Scaled up replica set web-{pod_hash} from 0 to 3") in seen
+    assert sum(1 for kind, reason, _ in seen if (kind, reason) == ("ReplicaSet", "SuccessfulCreate")) == 3
+    started = [m for kind, reason, m in seen if (kind, reason) == ("Pod", "Started")]
+    assert started == ["Started container web (simulated)"] * 3
+    scheduled = [m for _, reason, m in seen if reason == "Scheduled"]
+    assert len(scheduled) == 3 and all(m.endswith(f" to {cluster.config.node_name}") for m in scheduled)
 
 
 async def test_rolling_update_steps_within_surge_and_unavailability(cluster: Cluster) -> None:

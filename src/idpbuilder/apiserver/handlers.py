@@ -92,6 +92,8 @@ class ResourceHandlers:
             raise errors.ApiError(404, "NotFound", "the server could not find the requested resource")
         accept = request.headers.get("accept", "")
         verb = info.verb
+        if not info.subresource and verb not in rt.verbs:
+            raise errors.method_not_supported(rt.plural, request.method)
         if info.subresource == "scale":
             return await self._scale(request, info, rt, user, accept)
         if info.subresource == "token":

@@ -248,6 +248,9 @@ class ApiService:
                     obj["status"] = copy.deepcopy(current["status"])
                 else:
                     obj.pop("status", None)
+            if meta.get("uid") and meta["uid"] != cur_meta.get("uid"):
+                raise errors.invalid(rt.kind, cur_meta.get("name", ""), [Cause(
+                    "metadata.uid", f'Invalid value: "{meta["uid"]}": field is immutable')], rt.group)
             for key in IMMUTABLE_META:
                 if key in cur_meta:
                     meta[key] = cur_meta[key]

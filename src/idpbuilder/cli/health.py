@@ -86,8 +86,8 @@ def load_customizations(path: str) -> HealthCustomizations:
 
 def _row(obj: dict[str, Any], health: HealthStatus | None) -> dict[str, Any]:
     meta = obj.get("metadata") or {}
-    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": meta.get("namespace", ""),
-            "name": meta.get("name", ""), "status": None if health is None else health.status,
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "namespace": str(meta.get("namespace") or ""),
+            "name": str(meta.get("name") or ""), "status": None if health is None else health.status,
             "message": "" if health is None else health.message}
 
 

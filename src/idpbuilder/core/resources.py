@@ -81,7 +81,7 @@ _ALL = ("all",)
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _t("", "v1", "Namespace", "namespaces", False, short=("ns",), sub=("status", "finalize"), gen=False,
-       fields=("status.phase",)),
+       fields=("status.phase",), verbs=tuple(v for v in ALL_VERBS if v != "deletecollection")),
     _t("", "v1", "ConfigMap", "configmaps", short=("cm",), gen=False),
     _t("", "v1", "Secret", "secrets", gen=False, fields=("type",)),
     _t("", "v1", "Service", "services", short=("svc",), sub=("status",), cats=_ALL, gen=False,

@@ -1,8 +1,8 @@
 """argoproj.io kinds: Workflow (built in upstream) and Application (app-of-apps; opt-in, as upstream).
 
 Argo CD dropped built-in Application health in v1.8 (argo-cd #3781): a parent app does not wait for its child
-apps unless the operator adds the health customization its docs give. `application_health` is that
-customization, enabled with `HealthCustomizations(application_health=True)`.
+apps unless the operator adds the health customization its docs give. `child_application_health` is that
+customization built in, enabled with `HealthCustomizations(application_health=True)`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def workflow_health(obj: dict[str, Any]) -> HealthStatus:
     return HealthStatus(UNKNOWN, message)
 
 
-def application_health(obj: dict[str, Any]) -> HealthStatus:
+def child_application_health(obj: dict[str, Any]) -> HealthStatus:
     """The child Application's own reported health; Progressing until it reports one."""
     health = _status(obj).get("health")
     if not isinstance(health, dict):

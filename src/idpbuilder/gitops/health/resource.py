@@ -7,7 +7,7 @@ from typing import Any
 
 from ._fields import group_version
 from .apiservice import apiservice_health
-from .argo import application_health, workflow_health
+from .argo import child_application_health, workflow_health
 from .batch import cronjob_health, job_health
 from .customizations import HealthCustomizations, override_key
 from .hooks import has_hook_finalizer
@@ -42,7 +42,7 @@ BUILTIN: dict[tuple[str, str], Check] = {
 
 def _builtin(group: str, kind: str, customizations: HealthCustomizations | None) -> Check | None:
     if (group, kind) == ("argoproj.io", "Application"):
-        return application_health if customizations and customizations.application_health else None
+        return child_application_health if customizations and customizations.application_health else None
     return BUILTIN.get((group, kind))
 
 

@@ -84,6 +84,8 @@ def history_to_delete(cronjob: Obj, jobs: list[Obj]) -> list[Obj]:
 
 
 class CronJobController(SimController):
+    component = "cronjob-controller"
+
     async def sync(self, key: ObjectKey) -> Result | None:
         cj = await self.get(CRONJOBS, key.name, key.namespace)
         if cj is None:
@@ -91,12 +93,15 @@ class CronJobController(SimController):
         now = self.now()
         jobs = [j for j in await self.list(JOBS, key.namespace) if controlled_by(j, cj)]
         status = copy.deepcopy(status_of(cj))
-        self._track_active(status, jobs)
+        for job, outcome in self._track_active(status, jobs):
+            await self.events.record(cj, CRONJOBS, "SawCompletedJob",
+                                     f"Saw completed job: {name_of(job)}, condition: {outcome}")
         if deleting(cj):
             await self._write(cj, status)
             return None
         for job in history_to_delete(cj, jobs):
             await self.delete(JOBS, name_of(job), key.namespace, uid=uid_of(job), policy="Background")
+            await self.events.record(cj, CRONJOBS, "SuccessfulDelete", f"Deleted job {name_of(job)}")
         spec = spec_of(cj)
         if spec.get("suspend"):
             await self._write(cj, status)
@@ -132,7 +137,9 @@ class CronJobController(SimController):
     async def _create(self, cj: Obj, scheduled: datetime) -> Obj | None:
         namespace = meta(cj).get("namespace")
         try:
-            return await self.client.create(JOBS, job_for(cj, scheduled), namespace, self.opts)
+            job = await self.client.create(JOBS, job_for(cj, scheduled), namespace, self.opts)
+            await self.events.record(cj, CRONJOBS, "SuccessfulCreate", f"Created job {name_of(job)}")
+            return job
         except ApiError as exc:
             if exc.code != 409 or exc.reason != "AlreadyExists":
                 raise
@@ -141,11 +148,13 @@ class CronJobController(SimController):
                 return existing
             return None
 
-    def _track_active(self, status: Obj, jobs: list[Obj]) -> None:
+    @staticmethod
+    def _track_active(status: Obj, jobs: list[Obj]) -> list[tuple[Obj, str]]:
         """Drops finished or vanished Jobs from `active` (recording the last success) and adds running
-        children the list is missing."""
+        children the list is missing; returns the Jobs seen finishing, with their outcome."""
         by_uid = {uid_of(j): j for j in jobs}
         active = []
+        saw: list[tuple[Obj, str]] = []
         for ref in status.get("active") or []:
             job = by_uid.get(ref.get("uid", ""))
             if job is None:
@@ -153,20 +162,22 @@ class CronJobController(SimController):
             outcome = finished(job)
             if outcome is None:
                 active.append(ref)
-            elif outcome == "Complete":
+                continue
+            saw.append((job, outcome))
+            if outcome == "Complete":
                 done = parse_time(status_of(job).get("completionTime"))
                 last = parse_time(status.get("lastSuccessfulTime"))
                 if done is not None and (last is None or last < done):
                     status["lastSuccessfulTime"] = rfc3339(done)
-        listed = {ref.get("uid") for ref in active}
+        listed = {ref.get("uid") for ref in status.get("active") or []}
         for job in jobs:
-            if uid_of(job) not in listed and finished(job) is None and not deleting(job) \
-                    and uid_of(job) not in {r.get("uid") for r in status.get("active") or []}:
+            if uid_of(job) not in listed and finished(job) is None and not deleting(job):
                 active.append(job_reference(job))
         if active:
             status["active"] = active
         else:
             status.pop("active", None)
+        return saw
 
     async def _write(self, cj: Obj, status: Obj) -> None:
         await self.write_status(CRONJOBS, cj, status)

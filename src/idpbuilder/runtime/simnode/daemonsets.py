@@ -93,6 +93,8 @@ def daemon_set_status(ds: Obj, should_run: bool, pods: list[Obj], update_hash: s
 
 
 class DaemonSetController(SimController):
+    component = "daemonset-controller"
+
     async def sync(self, key: ObjectKey) -> Result | None:
         ds = await self.get(DAEMONSETS, key.name, key.namespace)
         if ds is None:
@@ -121,20 +123,17 @@ class DaemonSetController(SimController):
 
     async def _manage(self, ds: Obj, pods: list[Obj], should_run: bool, update: Obj, update_hash: str
                       ) -> list[Obj]:
-        namespace = meta(ds).get("namespace")
-        node = self.config.node_name
         if not should_run:
             for pod in pods:
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+                await self._delete_pod(ds, pod)
             return []
         for pod in [p for p in pods if pod_phase(p) == "Failed"]:
-            await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+            await self._delete_pod(ds, pod)
             pods = [p for p in pods if uid_of(p) != uid_of(pod)]
         template = ((update.get("data") or {}).get("spec") or {}).get("template") or {}
         template = {k: v for k, v in template.items() if k != "$patch"}
         if not pods:
-            created = await self.client.create(PODS, daemon_pod(ds, template, update_hash, node), namespace, self.opts)
-            return [created]
+            return [await self._create_pod(ds, template, update_hash)]
         new = [p for p in pods if labels_of(p).get(DAEMONSET_HASH_LABEL) == update_hash]
         old = [p for p in pods if labels_of(p).get(DAEMONSET_HASH_LABEL) != update_hash]
         strategy = spec_of(ds).get("updateStrategy") or {}
@@ -143,17 +142,25 @@ class DaemonSetController(SimController):
             surge = scaled_value(params.get("maxSurge") or 0, 1, True)
             min_ready = as_int(spec_of(ds).get("minReadySeconds"))
             if surge > 0 and not new:
-                created = await self.client.create(PODS, daemon_pod(ds, template, update_hash, node), namespace,
-                                                   self.opts)
-                return [*pods, created]
+                return [*pods, await self._create_pod(ds, template, update_hash)]
             if surge > 0 and not any(pod_available(p, min_ready, self.now()) for p in new):
                 return pods
             for pod in old:
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+                await self._delete_pod(ds, pod)
             return new
         if len(pods) > 1:
             keep = by_creation_time(pods)[0]
             for extra in [p for p in pods if uid_of(p) != uid_of(keep)]:
-                await self.delete(PODS, name_of(extra), namespace, uid=uid_of(extra))
+                await self._delete_pod(ds, extra)
             return [keep]
         return pods
+
+    async def _create_pod(self, ds: Obj, template: Obj, rev_hash: str) -> Obj:
+        pod = daemon_pod(ds, template, rev_hash, self.config.node_name)
+        created = await self.client.create(PODS, pod, meta(ds).get("namespace"), self.opts)
+        await self.events.record(ds, DAEMONSETS, "SuccessfulCreate", f"Created pod: {name_of(created)}")
+        return created
+
+    async def _delete_pod(self, ds: Obj, pod: Obj) -> None:
+        await self.delete(PODS, name_of(pod), meta(pod).get("namespace"), uid=uid_of(pod))
+        await self.events.record(ds, DAEMONSETS, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")

@@ -146,6 +146,8 @@ def failure_backoff(failures: int, base: float, cap: float) -> float:
 
 
 class JobController(SimController):
+    component = "job-controller"
+
     def __init__(self, client: ResourceClient, config: SimulatedNodeConfig) -> None:
         super().__init__(client, config)
         self._last_failure: dict[str, datetime] = {}
@@ -261,6 +263,7 @@ class JobController(SimController):
             await self._stop(active)
             for kind in ("FailureTarget", "Failed"):
                 conditions = _set(conditions, job_condition(kind, *failure, now))
+            await self.events.record(job, JOBS, failure[0], failure[1], "Warning")
             status["conditions"] = conditions
             status.update(self._counts(job, [], pods))
             await self.write_status(JOBS, job, _tidy(status))
@@ -269,6 +272,7 @@ class JobController(SimController):
             await self._stop(active)
             for kind in ("SuccessCriteriaMet", "Complete"):
                 conditions = _set(conditions, job_condition(kind, "CompletionsReached", COMPLETE_MESSAGE, now))
+            await self.events.record(job, JOBS, "Completed", "Job completed")
             status["conditions"] = conditions
             status["completionTime"] = rfc3339(now)
             status.update(self._counts(job, [], pods))
@@ -302,6 +306,7 @@ class JobController(SimController):
         if len(active) > wanted:
             for pod in deletion_order(active)[: len(active) - wanted]:
                 await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+                await self.events.record(job, JOBS, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
             return None
         missing = wanted - len(active)
         if missing <= 0:
@@ -321,7 +326,8 @@ class JobController(SimController):
             completions = as_int(spec_of(job).get("completions"), 1)
             indexes = [i for i in range(completions) if i not in taken][:missing]  # type: ignore[misc]
         for index in indexes:
-            await self.client.create(PODS, job_pod(job, node, index), namespace, self.opts)
+            created = await self.client.create(PODS, job_pod(job, node, index), namespace, self.opts)
+            await self.events.record(job, JOBS, "SuccessfulCreate", f"Created pod: {name_of(created)}")
         return None
 
     async def _current_pods(self, job: Obj) -> list[Obj]:

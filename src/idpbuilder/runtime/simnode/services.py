@@ -151,6 +151,8 @@ def endpoints_for(svc: Obj, pods: list[Obj]) -> Obj:
 class ServiceController(SimController):
     """Allocates a Service's addresses, publishes its Endpoints and its load balancer status."""
 
+    component = "service-controller"
+
     def __init__(self, client: Any, config: Any) -> None:
         super().__init__(client, config)
         self._selectors: dict[ObjectKey, dict[str, str]] = {}
@@ -231,7 +233,9 @@ class ServiceController(SimController):
             requested = _probe(self.config.load_balancer_cidr, f"{meta(svc).get('namespace')}/{name_of(svc)}",
                                used)
         status = {**status_of(svc), "loadBalancer": {"ingress": [{"ip": requested, "ipMode": "VIP"}]}}
+        await self.events.record(svc, SERVICES, "EnsuringLoadBalancer", "Ensuring load balancer")
         await self.write_status(SERVICES, svc, status)
+        await self.events.record(svc, SERVICES, "EnsuredLoadBalancer", "Ensured load balancer")
 
     async def _endpoints(self, svc: Obj, pods: list[Obj]) -> None:
         desired = endpoints_for(svc, pods)

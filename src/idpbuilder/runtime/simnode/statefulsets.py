@@ -120,6 +120,8 @@ def stateful_set_status(sts: Obj, pods: list[Obj], current: str, update: str, co
 
 
 class StatefulSetController(SimController):
+    component = "statefulset-controller"
+
     async def sync(self, key: ObjectKey) -> Result | None:
         sts = await self.get(STATEFULSETS, key.name, key.namespace)
         if sts is None:
@@ -156,7 +158,7 @@ class StatefulSetController(SimController):
         for ordinal in wanted:
             pod = by_ordinal.get(ordinal)
             if pod is not None and pod_phase(pod) in ("Failed", "Succeeded") and not deleting(pod):
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+                await self._delete_pod(sts, pod)
                 by_ordinal.pop(ordinal)
                 pod = None
                 if ordered:
@@ -170,6 +172,8 @@ class StatefulSetController(SimController):
                 new = stateful_pod(sts, template, name_of(revision), ordinal,
                                    schedule(template.get("spec") or {}, self.config))
                 by_ordinal[ordinal] = await self.client.create(PODS, new, namespace, self.opts)
+                await self.events.record(sts, STATEFULSETS, "SuccessfulCreate",
+                                         f"create Pod {name_of(new)} in StatefulSet {name_of(sts)} successful")
                 if ordered:
                     return list(by_ordinal.values())
                 continue
@@ -181,7 +185,7 @@ class StatefulSetController(SimController):
                 return list(by_ordinal.values())
             pod = by_ordinal.pop(ordinal)
             if not deleting(pod):
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+                await self._delete_pod(sts, pod)
             if ordered:
                 return list(by_ordinal.values())
         if not rolling:
@@ -193,12 +197,17 @@ class StatefulSetController(SimController):
             if pod is None:
                 continue
             if pod_revision(pod) != name_of(update) and not deleting(pod):
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+                await self._delete_pod(sts, pod)
                 by_ordinal.pop(ordinal)
                 return list(by_ordinal.values())
             if not healthy(pod):
                 return list(by_ordinal.values())
         return list(by_ordinal.values())
+
+    async def _delete_pod(self, sts: Obj, pod: Obj) -> None:
+        await self.delete(PODS, name_of(pod), meta(pod).get("namespace"), uid=uid_of(pod))
+        await self.events.record(sts, STATEFULSETS, "SuccessfulDelete",
+                                 f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful")
 
     async def _create_claims(self, sts: Obj, pod_name: str) -> None:
         namespace = meta(sts).get("namespace")
@@ -214,3 +223,5 @@ class StatefulSetController(SimController):
                 if default_class:
                     claim["spec"]["storageClassName"] = default_class
             await self.client.create(PVCS, claim, namespace, self.opts)
+            await self.events.record(sts, STATEFULSETS, "SuccessfulCreate", f"create Claim {name_of(claim)} Pod "
+                                     f"{pod_name} in StatefulSet {name_of(sts)} success")
