@@ -258,3 +258,28 @@ async def test_paused_deployment_does_not_roll_out(cluster: Cluster) -> None:
     await cluster.patch(DEPLOYMENTS, "web", {"spec": {"paused": False}}, "merge")
     await eventually(lambda: rolled_out(cluster), what="the resumed rollout")
     assert {p["spec"]["containers"][0]["image"] for p in await cluster.list(PODS)} == {"nginx:1.26"}
+
+
+async def test_replica_set_releases_a_relabelled_pod_and_replaces_it(cluster: Cluster) -> None:
+    await cluster.create(REPLICASETS, {"metadata": {"name": "solo"}, "spec": {
+        "replicas": 2, "selector": {"matchLabels": {"app": "solo"}},
+        "template": {"metadata": {"labels": {"app": "solo"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}})
+
+    async def ready(count: int) -> list[dict[str, Any]] | None:
+        pods = [p for p in await cluster.list(PODS, selector="app=solo") if pod_ready(p)]
+        rs = await cluster.get(REPLICASETS, "solo")
+        return pods if len(pods) == count and rs and rs["status"].get("readyReplicas") == count else None
+
+    first, _ = await eventually(lambda: ready(2), what="two ready pods")
+    await cluster.patch(PODS, first["metadata"]["name"], {"metadata": {"labels": {"app": "debug"}}}, "merge")
+    await eventually(lambda: ready(2), what="a replacement for the relabelled pod")
+    released = await cluster.get(PODS, first["metadata"]["name"])
+    assert released is not None and not released["metadata"].get("ownerReferences")
+    # Matching the selector again, the orphan is adopted and one pod too many is deleted.
+    await cluster.patch(PODS, first["metadata"]["name"], {"metadata": {"labels": {"app": "solo"}}}, "merge")
+
+    async def adopted() -> bool:
+        pods = await cluster.list(PODS, selector="app=solo")
+        return len(pods) == 2 and all(p["metadata"].get("ownerReferences") for p in pods)
+
+    await eventually(adopted, what="adoption and scale-down")

@@ -83,6 +83,8 @@ class APIServer:
         self.on_startup: list[Callable[[], Awaitable[None]]] = []
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self.metrics_sources: list[Callable[[], bytes]] = []
+        # (path prefix, ASGI app) served beside the Kubernetes API, e.g. ("/git", the git server).
+        self.mounts: list[tuple[str, Callable[..., Awaitable[None]]]] = []
         # name -> () -> (healthy, detail); components add theirs; shown by /readyz?verbose and `idp status`.
         self.health_checks: dict[str, Callable[[], tuple[bool, str]]] = {
             "kernel-controllers": self.kernel.health}
@@ -222,6 +224,11 @@ class APIServer:
                     return
         if scope["type"] != "http":
             return
+        path = scope.get("path", "")
+        for prefix, app in self.mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                await app(scope, receive, send)  # the mounted app authenticates its own requests
+                return
         request = Request(scope, receive)
         started = time.monotonic()
         info: RequestInfo | None = None

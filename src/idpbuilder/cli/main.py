@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..platform import runner
+from .health import add_parser as add_health_parser
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -119,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     kc.add_argument("--data-dir", default=argparse.SUPPRESS)
     kc.add_argument("-o", "--output", help="file to write (mode 0600)")
     kc.set_defaults(func=cmd_kubeconfig)
+
+    add_health_parser(sub)
     return parser
 
 
