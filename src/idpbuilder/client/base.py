@@ -174,3 +174,18 @@ def resources_from_aggregated(doc: dict[str, Any]) -> list[ResourceInfo]:
                                         tuple(s.get("subresource") or "" for s in r.get("subresources") or ()),
                                         tuple(r.get("categories") or ())))
     return out
+
+
+def name_of(obj: dict[str, Any]) -> str:
+    """metadata.name of an object about to be written (ValueError when it has none)."""
+    name = (obj.get("metadata") or {}).get("name")
+    if not name:
+        raise ValueError("the object has no metadata.name")
+    return name
+
+
+def namespace_of(res: ResourceRef, namespace: str | None, obj: Any) -> str | None:
+    """The explicit namespace, else the object's own (namespaced resources only)."""
+    if namespace or not res.namespaced or not isinstance(obj, dict):
+        return namespace
+    return (obj.get("metadata") or {}).get("namespace") or None

@@ -32,6 +32,8 @@ from .base import (
     ResourceRef,
     WatchEvent,
     WriteOptions,
+    name_of,
+    namespace_of,
     no_match,
     resources_from_aggregated,
 )
@@ -51,18 +53,7 @@ def _wire(obj: Any) -> Any:
     return orjson.loads(orjson.dumps(obj))
 
 
-def _name_of(obj: dict[str, Any]) -> str:
-    name = (obj.get("metadata") or {}).get("name")
-    if not name:
-        raise ValueError("the object has no metadata.name")
-    return name
 
-
-def _namespace_of(res: ResourceRef, namespace: str | None, obj: Any) -> str | None:
-    """The explicit namespace, else the object's own (namespaced resources only)."""
-    if namespace or not res.namespaced or not isinstance(obj, dict):
-        return namespace
-    return (obj.get("metadata") or {}).get("namespace") or None
 
 
 def _not_found() -> ApiError:
@@ -179,7 +170,7 @@ class EmbeddedClient:
 
     async def create(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
                      opts: WriteOptions | None = None) -> dict[str, Any]:
-        namespace = _namespace_of(res, namespace, obj)
+        namespace = namespace_of(res, namespace, obj)
         rt = self._begin("create", res, namespace)
         body = _wire(obj)
         if rt.virtual:
@@ -193,8 +184,8 @@ class EmbeddedClient:
 
     async def update(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
                      opts: WriteOptions | None = None, *, subresource: str = "") -> dict[str, Any]:
-        name = _name_of(obj)
-        namespace = _namespace_of(res, namespace, obj)
+        name = name_of(obj)
+        namespace = namespace_of(res, namespace, obj)
         rt = self._begin("update", res, namespace, name, subresource)
         ctx = self._context(opts)
         if subresource == "scale":
@@ -214,7 +205,7 @@ class EmbeddedClient:
         content_type = PATCH_CONTENT_TYPES.get(patch_type)
         if content_type is None:
             raise ValueError(f"unknown patch type {patch_type!r}")
-        namespace = _namespace_of(res, namespace, patch) if patch_type == "apply" else namespace
+        namespace = namespace_of(res, namespace, patch) if patch_type == "apply" else namespace
         rt = self._begin("patch", res, namespace, name, subresource)
         ctx = self._context(opts)
         body = _wire(patch)
@@ -231,7 +222,7 @@ class EmbeddedClient:
 
     async def apply(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None, *,
                     field_manager: str, force: bool = False, subresource: str = "") -> dict[str, Any]:
-        return await self.patch(res, _name_of(obj), obj, _namespace_of(res, namespace, obj), patch_type="apply",
+        return await self.patch(res, name_of(obj), obj, namespace_of(res, namespace, obj), patch_type="apply",
                                 opts=WriteOptions(field_manager=field_manager), force=force,
                                 subresource=subresource)
 

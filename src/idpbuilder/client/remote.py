@@ -29,6 +29,8 @@ from .base import (
     ResourceRef,
     WatchEvent,
     WriteOptions,
+    name_of,
+    namespace_of,
     no_match,
     resources_from_aggregated,
 )
@@ -79,17 +81,7 @@ def _read_ca(ca_pem_or_path: bytes | str | Path) -> bytes:
     return Path(ca_pem_or_path).read_bytes()
 
 
-def _name_of(obj: dict[str, Any]) -> str:
-    name = (obj.get("metadata") or {}).get("name")
-    if not name:
-        raise ValueError("the object has no metadata.name")
-    return name
 
-
-def _namespace_of(res: ResourceRef, namespace: str | None, obj: Any) -> str | None:
-    if namespace or not res.namespaced or not isinstance(obj, dict):
-        return namespace
-    return (obj.get("metadata") or {}).get("namespace") or None
 
 
 def _write_params(opts: WriteOptions | None) -> dict[str, str]:
@@ -274,12 +266,12 @@ class RemoteClient:
 
     async def create(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
                      opts: WriteOptions | None = None) -> dict[str, Any]:
-        namespace = _namespace_of(res, namespace, obj)
+        namespace = namespace_of(res, namespace, obj)
         return await self._call("POST", self._path(res, namespace), params=_write_params(opts), body=obj)
 
     async def update(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
                      opts: WriteOptions | None = None, *, subresource: str = "") -> dict[str, Any]:
-        path = self._path(res, _namespace_of(res, namespace, obj), _name_of(obj), subresource)
+        path = self._path(res, namespace_of(res, namespace, obj), name_of(obj), subresource)
         return await self._call("PUT", path, params=_write_params(opts), body=obj)
 
     async def update_status(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None,
@@ -293,7 +285,7 @@ class RemoteClient:
         if content_type is None:
             raise ValueError(f"unknown patch type {patch_type!r}")
         if patch_type == "apply":
-            namespace = _namespace_of(res, namespace, patch)
+            namespace = namespace_of(res, namespace, patch)
         params = _write_params(opts)
         if force:
             params["force"] = "true"
@@ -302,7 +294,7 @@ class RemoteClient:
 
     async def apply(self, res: ResourceRef, obj: dict[str, Any], namespace: str | None = None, *,
                     field_manager: str, force: bool = False, subresource: str = "") -> dict[str, Any]:
-        return await self.patch(res, _name_of(obj), obj, _namespace_of(res, namespace, obj), patch_type="apply",
+        return await self.patch(res, name_of(obj), obj, namespace_of(res, namespace, obj), patch_type="apply",
                                 opts=WriteOptions(field_manager=field_manager), force=force,
                                 subresource=subresource)
 

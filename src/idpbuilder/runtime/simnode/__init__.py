@@ -51,19 +51,24 @@ def simulated_node_controllers(client: ResourceClient, config: SimulatedNodeConf
     node_key = ObjectKey("", config.node_name)
     class_key = ObjectKey("", DEFAULT_STORAGE_CLASS)
     services = ServiceController(client, config)
+    deployments, replicasets = DeploymentController(client, config), ReplicaSetController(client, config)
+    statefulsets, daemonsets = StatefulSetController(client, config), DaemonSetController(client, config)
+    jobs = JobController(client, config)
     return [
         ControllerSpec("simnode-node", NODES, NodeController(client, config),
                        watches=[Watch(NAMESPACES, lambda _: [node_key])]),
         ControllerSpec("simnode-kubelet", PODS, Kubelet(client, config), workers=4),
-        ControllerSpec("simnode-deployment", DEPLOYMENTS, DeploymentController(client, config),
-                       owns=[REPLICASETS], workers=2),
-        ControllerSpec("simnode-replicaset", REPLICASETS, ReplicaSetController(client, config), owns=[PODS],
-                       workers=2),
-        ControllerSpec("simnode-statefulset", STATEFULSETS, StatefulSetController(client, config),
-                       owns=[PODS, CONTROLLER_REVISIONS]),
-        ControllerSpec("simnode-daemonset", DAEMONSETS, DaemonSetController(client, config),
-                       owns=[PODS, CONTROLLER_REVISIONS]),
-        ControllerSpec("simnode-job", JOBS, JobController(client, config), owns=[PODS], workers=2),
+        # Owners hear about their children, and about orphans their selector would adopt.
+        ControllerSpec("simnode-deployment", DEPLOYMENTS, deployments, owns=[REPLICASETS], workers=2,
+                       watches=[Watch(REPLICASETS, deployments.owners.orphan_keys)]),
+        ControllerSpec("simnode-replicaset", REPLICASETS, replicasets, owns=[PODS], workers=2,
+                       watches=[Watch(PODS, replicasets.owners.orphan_keys)]),
+        ControllerSpec("simnode-statefulset", STATEFULSETS, statefulsets, owns=[PODS, CONTROLLER_REVISIONS],
+                       watches=[Watch(PODS, statefulsets.owners.orphan_keys)]),
+        ControllerSpec("simnode-daemonset", DAEMONSETS, daemonsets, owns=[PODS, CONTROLLER_REVISIONS],
+                       watches=[Watch(PODS, daemonsets.owners.orphan_keys)]),
+        ControllerSpec("simnode-job", JOBS, jobs, owns=[PODS], workers=2,
+                       watches=[Watch(PODS, jobs.owners.orphan_keys)]),
         ControllerSpec("simnode-cronjob", CRONJOBS, CronJobController(client, config), owns=[JOBS]),
         ControllerSpec("simnode-service", SERVICES, services, workers=2,
                        watches=[Watch(PODS, services.keys_for_pod), Watch(ENDPOINTS, lambda ep: [ObjectKey.of(ep)])]),

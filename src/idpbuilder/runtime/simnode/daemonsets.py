@@ -98,7 +98,9 @@ class DaemonSetController(SimController):
     async def sync(self, key: ObjectKey) -> Result | None:
         ds = await self.get(DAEMONSETS, key.name, key.namespace)
         if ds is None:
+            self.owners.forget(key)
             return None
+        self.owners.remember(key, spec_of(ds).get("selector"))
         history = RevisionHistory(self, ds, DAEMONSETS, DAEMONSET_HASH_LABEL)
         revisions = await history.load()
         _, update, collisions, revisions = await history.sync(revisions)

@@ -565,8 +565,10 @@ class DeploymentController(SimController):
     async def sync(self, key: ObjectKey) -> Result | None:
         d = await self.get(DEPLOYMENTS, key.name, key.namespace)
         if d is None:
+            self.owners.forget(key)
             return None
         selector = spec_of(d).get("selector") or {}
+        self.owners.remember(key, selector)
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             if as_int(status_of(d).get("observedGeneration")) < as_int(meta(d).get("generation"), 1):
                 await self.write_status(DEPLOYMENTS, d, {**status_of(d),

@@ -155,8 +155,10 @@ class JobController(SimController):
     async def sync(self, key: ObjectKey) -> Result | None:
         job = await self.get(JOBS, key.name, key.namespace)
         if job is None:
+            self.owners.forget(key)
             await self._release_orphans(key)
             return None
+        self.owners.remember(key, spec_of(job).get("selector"))
         selector = spec_of(job).get("selector")
         pods = await self.claim(PODS, job, JOBS, await self.list(PODS, key.namespace),
                                 lambda p: selector_matches(selector, labels_of(p)))

@@ -76,8 +76,10 @@ class ReplicaSetController(SimController):
     async def sync(self, key: ObjectKey) -> Result | None:
         rs = await self.get(REPLICASETS, key.name, key.namespace)
         if rs is None:
+            self.owners.forget(key)
             return None
         selector = spec_of(rs).get("selector")
+        self.owners.remember(key, selector)
         candidates = [p for p in await self.list(PODS, key.namespace) if pod_active(p)]
         pods = await self.claim(PODS, rs, REPLICASETS, candidates,
                                 lambda p: selector_matches(selector, labels_of(p)))

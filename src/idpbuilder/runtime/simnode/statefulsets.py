@@ -125,7 +125,9 @@ class StatefulSetController(SimController):
     async def sync(self, key: ObjectKey) -> Result | None:
         sts = await self.get(STATEFULSETS, key.name, key.namespace)
         if sts is None:
+            self.owners.forget(key)
             return None
+        self.owners.remember(key, spec_of(sts).get("selector"))
         history = RevisionHistory(self, sts, STATEFULSETS, STATEFULSET_HASH_LABEL)
         revisions = await history.load()
         current, update, collisions, revisions = await history.sync(revisions)

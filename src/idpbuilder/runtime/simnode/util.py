@@ -317,6 +317,26 @@ def omit_zero(status: Obj, keys: Iterable[str]) -> Obj:
 # ---- reconcilers
 
 
+class SelectorIndex:
+    """Owners' selectors by key, so that an event on an orphan finds the owners that would adopt it."""
+
+    def __init__(self) -> None:
+        self._selectors: dict[ObjectKey, Obj] = {}
+
+    def remember(self, key: ObjectKey, selector: Any) -> None:
+        if isinstance(selector, dict):
+            self._selectors[key] = selector
+
+    def forget(self, key: ObjectKey) -> None:
+        self._selectors.pop(key, None)
+
+    def orphan_keys(self, obj: Obj) -> list[ObjectKey]:
+        if controller_of(obj) is not None:
+            return []
+        namespace, labels = meta(obj).get("namespace") or "", labels_of(obj)
+        return [k for k, sel in self._selectors.items() if k.namespace == namespace and selector_matches(sel, labels)]
+
+
 class SimController:
     """Base of the simulated controllers: a client, the node config, and conflict handling."""
 
@@ -326,6 +346,7 @@ class SimController:
     def __init__(self, client: ResourceClient, config: SimulatedNodeConfig) -> None:
         self.client = client
         self.config = config
+        self.owners = SelectorIndex()
         self.events = EventRecorder(client, self.component, config.now)
 
     def now(self) -> datetime:
