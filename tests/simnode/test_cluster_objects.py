@@ -5,11 +5,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import pytest
+
+from idpbuilder.runtime.simnode.podutil import pod_ready
 from idpbuilder.runtime.simnode.refs import (
     CONTROLLER_REVISIONS,
     DAEMONSETS,
     ENDPOINTS,
     INGRESSES,
+    NODES,
     PODS,
     PVCS,
     PVS,
@@ -17,7 +21,6 @@ from idpbuilder.runtime.simnode.refs import (
     STATEFULSETS,
     STORAGE_CLASSES,
 )
-from idpbuilder.runtime.simnode.util import pod_ready
 
 from .conftest import Cluster, eventually
 
@@ -263,3 +266,24 @@ async def test_pods_with_finalizers_are_stopped_when_deleted(cluster: Cluster) -
         return await cluster.get(PODS, "held") is None
 
     await eventually(gone, what="the pod to go once its finalizer is removed")
+
+
+@pytest.mark.parametrize("cluster", [{"heartbeat_interval": 0.5}], indirect=True)
+async def test_the_node_posts_heartbeats(cluster: Cluster) -> None:
+    async def registered() -> dict[str, Any] | None:
+        return await cluster.get(NODES, cluster.config.node_name)
+
+    node = await eventually(registered, what="the node to register")
+    before = {c["type"]: c for c in node["status"]["conditions"]}
+    assert before["Simulated"]["message"].startswith("This node is simulated by idpbuilder")
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == "simulated://idpbuilder"
+    assert node["spec"]["providerID"] == f"simulated://{cluster.config.node_name}"
+    cluster.clock.advance(seconds=61)
+
+    async def beat() -> dict[str, Any] | None:
+        current = await registered()
+        ready = next(c for c in (current or {})["status"]["conditions"] if c["type"] == "Ready")
+        return current if ready["lastHeartbeatTime"] != before["Ready"]["lastHeartbeatTime"] else None
+
+    after = {c["type"]: c for c in (await eventually(beat, what="a heartbeat"))["status"]["conditions"]}
+    assert after["Ready"]["lastTransitionTime"] == before["Ready"]["lastTransitionTime"]

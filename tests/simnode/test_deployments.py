@@ -7,8 +7,8 @@ import copy
 import re
 from typing import Any
 
+from idpbuilder.runtime.simnode.podutil import pod_ready
 from idpbuilder.runtime.simnode.refs import DEPLOYMENTS, EVENTS, NODES, PODS, REPLICASETS
-from idpbuilder.runtime.simnode.util import pod_ready
 
 from .conftest import Cluster, eventually
 

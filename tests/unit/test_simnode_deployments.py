@@ -1,4 +1,4 @@
-"""The Deployment controller's planning, as pure functions over ReplicaSet objects."""
+"""Deployment rollouts planned as pure functions over ReplicaSet objects."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from idpbuilder.runtime.simnode.deployments import (
+from idpbuilder.runtime.simnode.rollouts import (
     DESIRED_REPLICAS,
     MAX_REPLICAS,
     REVISION,

@@ -19,6 +19,7 @@ from idpbuilder.runtime.simnode.jobs import (
     want_active,
 )
 from idpbuilder.runtime.simnode.node import fits, node_object, schedule
+from idpbuilder.runtime.simnode.podutil import deletion_order
 from idpbuilder.runtime.simnode.refs import STATEFULSETS
 from idpbuilder.runtime.simnode.replicasets import replica_set_status
 from idpbuilder.runtime.simnode.revisions import new_revision, revision_data, sort_revisions
@@ -35,7 +36,6 @@ from idpbuilder.runtime.simnode.statefulsets import (
     stateful_set_status,
 )
 from idpbuilder.runtime.simnode.util import (
-    deletion_order,
     scaled_value,
     selector_matches,
     selector_string,

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from ...core.errors import ApiError
 from ..api import ObjectKey, Result
+from .base import SimController
 from .cron import ScheduleError, most_recent, parse_schedule, time_zone
 from .jobs import finished
 from .refs import CRONJOBS, JOBS
 from .util import (
     Obj,
-    SimController,
     controlled_by,
     controller_ref,
     deleting,

@@ -8,13 +8,14 @@ import copy
 from datetime import datetime
 
 from ..api import ObjectKey, Result
+from .base import SimController
 from .node import fits
+from .podutil import pod_available, pod_from_template, pod_phase, pod_ready
 from .refs import DAEMONSETS, NODES, PODS
 from .replicasets import next_availability
 from .revisions import DAEMONSET_HASH_LABEL, RevisionHistory, revision_hash
 from .util import (
     Obj,
-    SimController,
     annotations_of,
     as_int,
     by_creation_time,
@@ -22,10 +23,6 @@ from .util import (
     labels_of,
     meta,
     name_of,
-    pod_available,
-    pod_from_template,
-    pod_phase,
-    pod_ready,
     scaled_value,
     selector_matches,
     spec_of,

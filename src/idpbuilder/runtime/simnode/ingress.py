@@ -4,8 +4,9 @@ node's address (kind's ingress-nginx setup) would, so health checks that wait fo
 from __future__ import annotations
 
 from ..api import ObjectKey, Result
+from .base import SimController
 from .refs import INGRESSES
-from .util import Obj, SimController, status_of
+from .util import Obj, status_of
 
 
 def ingress_status(ingress: Obj, address: str) -> Obj:

@@ -11,26 +11,22 @@ from datetime import datetime, timedelta
 from ...client.base import ResourceClient
 from ...core.errors import ApiError
 from ..api import ObjectKey, Result
+from .base import SimController
 from .config import SimulatedNodeConfig
 from .node import schedule
+from .podutil import deletion_order, pod_active, pod_from_template, pod_phase, pod_ready
 from .refs import JOBS, PODS
 from .util import (
     Obj,
-    SimController,
     annotations_of,
     as_int,
     controlled_by,
     deleting,
-    deletion_order,
     find_condition,
     labels_of,
     meta,
     name_of,
     parse_time,
-    pod_active,
-    pod_from_template,
-    pod_phase,
-    pod_ready,
     rfc3339,
     seconds_between,
     selector_matches,
@@ -235,13 +231,11 @@ class JobController(SimController):
 
     async def _progress(self, job: Obj, pods: list[Obj]) -> Result | None:
         spec, now = spec_of(job), self.now()
-        namespace = meta(job).get("namespace")
         status = copy.deepcopy(status_of(job))
         conditions = [c for c in status.get("conditions") or () if isinstance(c, dict)]
         active = [p for p in pods if pod_active(p)]
         if spec.get("suspend"):
-            for pod in active:
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+            await self._stop(active)
             if not _true(conditions, "Suspended"):
                 conditions = _set(conditions, job_condition("Suspended", "JobSuspended", "Job suspended", now))
                 status.pop("startTime", None)
@@ -288,7 +282,7 @@ class JobController(SimController):
         return Result(requeue_after=min(min(waits), self.config.max_requeue)) if waits else None
 
     async def _stop(self, pods: list[Obj]) -> None:
-        """Deletes the pods still running when the Job finishes; they are not counted."""
+        """Deletes pods the Job no longer wants (finished, suspended, fewer wanted); they are not counted."""
         for pod in pods:
             await self.delete(PODS, name_of(pod), meta(pod).get("namespace"), uid=uid_of(pod))
         await self._drop_finalizers(pods)
@@ -306,8 +300,9 @@ class JobController(SimController):
         namespace = meta(job).get("namespace")
         wanted = want_active(job, succeeded, len(active))
         if len(active) > wanted:
-            for pod in deletion_order(active)[: len(active) - wanted]:
-                await self.delete(PODS, name_of(pod), namespace, uid=uid_of(pod))
+            extra = deletion_order(active)[: len(active) - wanted]
+            await self._stop(extra)
+            for pod in extra:
                 await self.events.record(job, JOBS, "SuccessfulDelete", f"Deleted pod: {name_of(pod)}")
             return None
         missing = wanted - len(active)

@@ -12,9 +12,10 @@ import platform
 from typing import Any
 
 from ..api import ObjectKey, Result
+from .base import SimController
 from .config import SIMULATED_ANNOTATION, SimulatedNodeConfig
 from .refs import NODES
-from .util import Obj, SimController, find_condition, meta, parse_time, rfc3339, seconds_between
+from .util import Obj, find_condition, meta, parse_time, rfc3339, seconds_between
 
 KUBELET_VERSION = "v1.32.0-idpbuilder-simulated"
 RUNTIME_VERSION = "simulated://idpbuilder"

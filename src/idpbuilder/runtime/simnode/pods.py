@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from datetime import datetime, timedelta
-from typing import Any
 
+from ...client.base import ResourceClient
 from ..api import ObjectKey, Result
+from .base import SimController
 from .config import (
     CRASH_LOOP_BACK_OFF,
     DURATION_ANNOTATION,
@@ -24,10 +25,10 @@ from .config import (
 )
 from .events import SIMULATED_SUFFIX, EventRecorder
 from .node import UNSCHEDULABLE_MESSAGE, fits, node_object
+from .podutil import pod_terminal
 from .refs import PODS
 from .util import (
     Obj,
-    SimController,
     annotations_of,
     controller_of,
     deleting,
@@ -35,7 +36,6 @@ from .util import (
     meta,
     name_of,
     parse_time,
-    pod_terminal,
     rfc3339,
     seconds_between,
     spec_of,
@@ -371,7 +371,7 @@ class Kubelet(SimController):
     field_manager = "kubelet"
     component = "kubelet"
 
-    def __init__(self, client: Any, config: SimulatedNodeConfig) -> None:
+    def __init__(self, client: ResourceClient, config: SimulatedNodeConfig) -> None:
         super().__init__(client, config)
         self.events = EventRecorder(client, "kubelet", config.now, host=config.node_name)
         self.scheduler_events = EventRecorder(client, "default-scheduler", config.now)
@@ -398,8 +398,9 @@ class Kubelet(SimController):
             self._started.pop(uid, None)
             self._emitted.pop(uid, None)
 
-    async def _record_lifecycle(self, pod: Obj, status: Obj) -> None:
-        """The kubelet's events for what changed, each once per pod and container."""
+    async def _record_lifecycle(self, pod: Obj, status: Obj, quiet: bool = False) -> None:
+        """The kubelet's events for what changed, each once per pod and container (`quiet`: only note what
+        happened before, as when this process picks up pods an earlier one already ran)."""
         seen = self._emitted.setdefault(uid_of(pod), set())
         namespace, name = meta(pod).get("namespace", ""), name_of(pod)
 
@@ -407,7 +408,8 @@ class Kubelet(SimController):
                        recorder: EventRecorder | None = None) -> None:
             if key not in seen:
                 seen.add(key)
-                await (recorder or self.events).record(pod, PODS, reason, message, kind)
+                if not quiet:
+                    await (recorder or self.events).record(pod, PODS, reason, message, kind)
 
         if spec_of(pod).get("nodeName"):
             await once("scheduled", "Scheduled", f"Successfully assigned {namespace}/{name} to "
@@ -454,8 +456,11 @@ class Kubelet(SimController):
                 await self.write_status(PODS, pod, unschedulable_status(pod, rfc3339(now)))
                 return None
         if deleting(pod):
+            # Stop the containers, then confirm the deletion as a kubelet does (grace period 0); finalizers
+            # others put on the pod still hold it until they are removed.
             if not pod_terminal(pod) and status_of(pod).get("containerStatuses"):
                 await self.write_status(PODS, pod, terminated_status(pod, rfc3339(now)))
+            await self.delete(PODS, key.name, key.namespace, uid=uid, grace=0)
             self._forget(key)
             return None
         if pod_terminal(pod):
@@ -465,6 +470,9 @@ class Kubelet(SimController):
         if annotations_of(pod).get(SIMULATED_ANNOTATION) != "true":
             pod = await self.client.patch(PODS, key.name, {"metadata": {"annotations": {
                 SIMULATED_ANNOTATION: "true"}}}, key.namespace, opts=self.opts)
+        resumed = uid not in self._started and uid not in self._emitted and status_of(pod).get("startTime")
+        if resumed:
+            await self._record_lifecycle(pod, status_of(pod), quiet=True)
         started = self._started.get(uid) or parse_time(status_of(pod).get("startTime")) or now
         self._started[uid] = started
         ip = "" if spec.get("hostNetwork") else self.ips.allocate(uid, status_of(pod).get("podIP") or "")

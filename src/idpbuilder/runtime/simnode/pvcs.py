@@ -7,20 +7,10 @@ from typing import Any
 
 from ...core.quantity import QuantityError, parse_quantity
 from ..api import ObjectKey, Result
+from .base import SimController
 from .config import SIMULATED_ANNOTATION
 from .refs import PVCS, PVS, STORAGE_CLASSES
-from .util import (
-    Obj,
-    SimController,
-    annotations_of,
-    deleting,
-    meta,
-    name_of,
-    rfc3339,
-    spec_of,
-    status_of,
-    uid_of,
-)
+from .util import Obj, annotations_of, deleting, meta, name_of, rfc3339, spec_of, status_of, uid_of
 
 DEFAULT_STORAGE_CLASS = "standard"
 PROVISIONER = "idpbuilder.io/simulated"

@@ -6,24 +6,19 @@ from datetime import datetime, timedelta
 
 from ...core.errors import ApiError
 from ..api import ObjectKey, Result
+from .base import SimController
 from .node import schedule
+from .podutil import deletion_order, pod_active, pod_available, pod_from_template, pod_ready, pod_ready_since
 from .refs import PODS, REPLICASETS
 from .util import (
     Obj,
-    SimController,
     as_int,
     deleting,
-    deletion_order,
     find_condition,
     labels_of,
     meta,
     name_of,
     omit_zero,
-    pod_active,
-    pod_available,
-    pod_from_template,
-    pod_ready,
-    pod_ready_since,
     rfc3339,
     selector_matches,
     set_condition,

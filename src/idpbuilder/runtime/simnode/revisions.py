@@ -8,10 +8,10 @@ from functools import cmp_to_key
 
 from ...client.base import ResourceRef
 from ...core.errors import ApiError
+from .base import SimController
 from .refs import CONTROLLER_REVISIONS
 from .util import (
     Obj,
-    SimController,
     as_int,
     controlled_by,
     controller_ref,

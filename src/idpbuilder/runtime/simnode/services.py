@@ -7,20 +7,13 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from ...client.base import ResourceClient
 from ..api import ObjectKey, Result
+from .base import SimController
+from .config import SimulatedNodeConfig
+from .podutil import pod_ready, pod_terminal
 from .refs import ENDPOINTS, PODS, SERVICES
-from .util import (
-    Obj,
-    SimController,
-    fnv32a,
-    labels_of,
-    meta,
-    name_of,
-    pod_ready,
-    pod_terminal,
-    spec_of,
-    status_of,
-)
+from .util import Obj, fnv32a, labels_of, meta, name_of, spec_of, status_of
 
 NODE_PORT_RANGE = (30000, 32767)
 HEADLESS_LABEL = "service.kubernetes.io/headless"
@@ -153,7 +146,7 @@ class ServiceController(SimController):
 
     component = "service-controller"
 
-    def __init__(self, client: Any, config: Any) -> None:
+    def __init__(self, client: ResourceClient, config: SimulatedNodeConfig) -> None:
         super().__init__(client, config)
         self._selectors: dict[ObjectKey, dict[str, str]] = {}
         self._members: dict[ObjectKey, set[str]] = {}

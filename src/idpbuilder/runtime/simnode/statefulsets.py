@@ -9,14 +9,15 @@ import re
 from datetime import datetime
 
 from ..api import ObjectKey, Result
+from .base import SimController
 from .node import schedule
+from .podutil import pod_available, pod_from_template, pod_phase, pod_ready
 from .pvcs import DEFAULT_CLASS_ANNOTATION
 from .refs import PODS, PVCS, STATEFULSETS, STORAGE_CLASSES
 from .replicasets import next_availability
 from .revisions import STATEFULSET_HASH_LABEL, RevisionHistory
 from .util import (
     Obj,
-    SimController,
     annotations_of,
     as_int,
     controller_ref,
@@ -25,10 +26,6 @@ from .util import (
     meta,
     name_of,
     omit_zero,
-    pod_available,
-    pod_from_template,
-    pod_phase,
-    pod_ready,
     selector_matches,
     spec_of,
     status_of,

@@ -1,11 +1,8 @@
-"""Helpers the simulated controllers share: metadata and owner references, selectors, int-or-percent
-values, template hashes, conditions, pod readiness, and a reconciler base that treats write conflicts as
-"look again" rather than as errors."""
+"""Object helpers the simulated controllers share: metadata and owner references, selectors,
+int-or-percent values, template hashes and conditions."""
 
 from __future__ import annotations
 
-import copy
-import logging
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -13,14 +10,9 @@ from typing import Any
 
 import orjson
 
-from ...client.base import DeleteOptions, ResourceClient, ResourceRef, WriteOptions
+from ...client.base import ResourceRef
 from ...core.errors import ApiError
 from ...core.selectors import selector_from_label_selector
-from ..api import ObjectKey, Result
-from .config import SimulatedNodeConfig
-from .events import EventRecorder
-
-log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
@@ -223,87 +215,10 @@ def set_condition(conditions: list[Obj], new: Obj, *, transition_keys: tuple[str
     return [c for c in conditions if c.get("type") != new["type"]] + [new]
 
 
-# ---- pods
-
-
-def pod_phase(pod: Obj) -> str:
-    return str(status_of(pod).get("phase") or "")
-
-
-def pod_terminal(pod: Obj) -> bool:
-    return pod_phase(pod) in ("Succeeded", "Failed")
-
-
-def pod_active(pod: Obj) -> bool:
-    return not pod_terminal(pod) and not deleting(pod)
-
-
-def pod_ready(pod: Obj) -> bool:
-    cond = find_condition(status_of(pod).get("conditions"), "Ready")
-    return cond is not None and cond.get("status") == "True"
-
-
-def pod_ready_since(pod: Obj) -> datetime | None:
-    cond = find_condition(status_of(pod).get("conditions"), "Ready")
-    if cond is None or cond.get("status") != "True":
-        return None
-    return parse_time(cond.get("lastTransitionTime"))
-
-
-def pod_available(pod: Obj, min_ready_seconds: int, now: datetime) -> bool:
-    if not pod_ready(pod):
-        return False
-    if min_ready_seconds <= 0:
-        return True
-    since = pod_ready_since(pod)
-    return since is not None and since + timedelta(seconds=min_ready_seconds) < now
-
-
 def by_creation_time(objs: list[Obj]) -> list[Obj]:
     """Oldest first, ties by name."""
     far_past = datetime.min.replace(tzinfo=UTC)
     return sorted(objs, key=lambda o: (parse_time(meta(o).get("creationTimestamp")) or far_past, name_of(o)))
-
-
-def restart_count(pod: Obj) -> int:
-    counts = [as_int(cs.get("restartCount")) for cs in status_of(pod).get("containerStatuses") or ()]
-    return max(counts, default=0)
-
-
-_PHASE_ORDER = {"Pending": 0, "Unknown": 1, "Running": 2}
-
-
-def deletion_order(pods: list[Obj]) -> list[Obj]:
-    """Pods in the order a controller scaling down deletes them (upstream's ActivePodsWithRanks): unscheduled,
-    pending and not-ready pods first, then the most recently ready, the most restarted, the newest."""
-    def newest_first(when: datetime | None) -> float:
-        return float("-inf") if when is None else -when.timestamp()
-
-    def key(pod: Obj) -> tuple[Any, ...]:
-        cost = annotations_of(pod).get("controller.kubernetes.io/pod-deletion-cost", "0")
-        return (bool(spec_of(pod).get("nodeName")), _PHASE_ORDER.get(pod_phase(pod), 0), pod_ready(pod),
-                int(cost) if cost.lstrip("-").isdigit() else 0, newest_first(pod_ready_since(pod)),
-                -restart_count(pod), newest_first(parse_time(meta(pod).get("creationTimestamp"))))
-
-    return sorted(pods, key=key)
-
-
-def pod_from_template(template: Obj, owner: Obj, owner_res: ResourceRef, *, name: str = "",
-                      generate_name: str = "", node_name: str = "") -> Obj:
-    """A pod for a workload, as upstream's GetPodFromTemplate builds it."""
-    tmeta = template.get("metadata") or {}
-    pod_meta: Obj = {"ownerReferences": [controller_ref(owner, owner_res)]}
-    if name:
-        pod_meta["name"] = name
-    else:
-        pod_meta["generateName"] = generate_name
-    for key in ("labels", "annotations", "finalizers"):
-        if tmeta.get(key):
-            pod_meta[key] = copy.deepcopy(tmeta[key])
-    spec = copy.deepcopy(template.get("spec") or {})
-    if node_name and not spec.get("nodeName"):
-        spec["nodeName"] = node_name
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pod_meta, "spec": spec}
 
 
 def omit_zero(status: Obj, keys: Iterable[str]) -> Obj:
@@ -312,115 +227,3 @@ def omit_zero(status: Obj, keys: Iterable[str]) -> Obj:
         if not status.get(key):
             status.pop(key, None)
     return status
-
-
-# ---- reconcilers
-
-
-class SelectorIndex:
-    """Owners' selectors by key, so that an event on an orphan finds the owners that would adopt it."""
-
-    def __init__(self) -> None:
-        self._selectors: dict[ObjectKey, Obj] = {}
-
-    def remember(self, key: ObjectKey, selector: Any) -> None:
-        if isinstance(selector, dict):
-            self._selectors[key] = selector
-
-    def forget(self, key: ObjectKey) -> None:
-        self._selectors.pop(key, None)
-
-    def orphan_keys(self, obj: Obj) -> list[ObjectKey]:
-        if controller_of(obj) is not None:
-            return []
-        namespace, labels = meta(obj).get("namespace") or "", labels_of(obj)
-        return [k for k, sel in self._selectors.items() if k.namespace == namespace and selector_matches(sel, labels)]
-
-
-class SimController:
-    """Base of the simulated controllers: a client, the node config, and conflict handling."""
-
-    field_manager = "kube-controller-manager"
-    component = "kube-controller-manager"
-
-    def __init__(self, client: ResourceClient, config: SimulatedNodeConfig) -> None:
-        self.client = client
-        self.config = config
-        self.owners = SelectorIndex()
-        self.events = EventRecorder(client, self.component, config.now)
-
-    def now(self) -> datetime:
-        return self.config.now()
-
-    @property
-    def opts(self) -> WriteOptions:
-        return WriteOptions(field_manager=self.field_manager)
-
-    async def reconcile(self, key: ObjectKey) -> Result | None:
-        try:
-            return await self.sync(key)
-        except ApiError as exc:
-            # Someone else wrote first, or an object went away mid-sync: look again with fresh reads.
-            if exc.code in (404, 409):
-                log.debug("%s %s: %s; retrying", type(self).__name__, key, exc.message)
-                return Result(requeue=True)
-            if exc.code == 403 and "because it is being terminated" in exc.message:
-                return None  # the namespace is going away, and everything in it with it
-            raise
-
-    async def sync(self, key: ObjectKey) -> Result | None:
-        raise NotImplementedError
-
-    async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> Obj | None:
-        try:
-            return await self.client.get(res, name, namespace)
-        except ApiError as exc:
-            if exc.code == 404:
-                return None
-            raise
-
-    async def list(self, res: ResourceRef, namespace: str | None, label_selector: str = "") -> list[Obj]:
-        return (await self.client.list(res, namespace, label_selector=label_selector)).items
-
-    async def delete(self, res: ResourceRef, name: str, namespace: str | None = None, *,
-                     uid: str = "", policy: str | None = None) -> None:
-        try:
-            await self.client.delete(res, name, namespace, DeleteOptions(propagation_policy=policy,  # type: ignore[arg-type]
-                                                                         precondition_uid=uid or None))
-        except ApiError as exc:
-            if exc.code not in (404, 409):
-                raise
-
-    async def write_status(self, res: ResourceRef, obj: Obj, status: Obj) -> Obj:
-        """Writes `status` (when it changed) with obj's resourceVersion as the precondition."""
-        if obj.get("status") == status:
-            return obj
-        updated = {**obj, "status": status}
-        return await self.client.update_status(res, updated, meta(obj).get("namespace") or None, self.opts)
-
-    async def claim(self, res: ResourceRef, owner: Obj, owner_res: ResourceRef, children: list[Obj],
-                    matches: Any) -> list[Obj]:
-        """The children this owner controls after adoption and release (upstream's ControllerRefManager):
-        matching orphans are adopted, owned children that no longer match are released."""
-        owned: list[Obj] = []
-        namespace = meta(owner).get("namespace") or None
-        for child in children:
-            ref = controller_of(child)
-            if ref is not None and ref.get("uid") != uid_of(owner):
-                continue
-            selected = matches(child)
-            if ref is not None:
-                if selected or deleting(child):
-                    owned.append(child)
-                    continue
-                refs = [r for r in meta(child).get("ownerReferences") or () if r.get("uid") != uid_of(owner)]
-                await self.client.patch(res, name_of(child), {"metadata": {
-                    "ownerReferences": refs or None, "uid": uid_of(child)}}, namespace, opts=self.opts)
-                continue
-            if not selected or deleting(child) or deleting(owner):
-                continue
-            refs = [*(meta(child).get("ownerReferences") or ()), controller_ref(owner, owner_res)]
-            adopted = await self.client.patch(res, name_of(child), {"metadata": {
-                "ownerReferences": refs, "uid": uid_of(child)}}, namespace, opts=self.opts)
-            owned.append(adopted)
-        return owned
