@@ -164,7 +164,8 @@ class APIServer:
 
     # ---- authentication and authorization
 
-    def _lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    def lookup(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object a token is bound to (ServiceAccount, Secret, Pod, Node), for token verification."""
         gr = {"ServiceAccount": ("", "serviceaccounts"), "Secret": ("", "secrets"), "Pod": ("", "pods"),
               "Node": ("", "nodes")}.get(kind)
         return self.store.get(gr, namespace, name) if gr else None
@@ -173,13 +174,13 @@ class APIServer:
         token = bearer_token(request.headers)
         if token is None:
             return None
-        user = self.tokens.authenticate(token, lookup=self._lookup)
+        user = self.tokens.authenticate(token, lookup=self.lookup)
         if user is None:
             raise errors.unauthorized()
         return user
 
     def token_review(self, token: str, audiences: list[str] | None = None) -> dict[str, Any]:
-        return self.tokens.review(token, self._lookup, audiences=audiences or None)
+        return self.tokens.review(token, self.lookup, audiences=audiences or None)
 
     def authorize(self, user: UserInfo, info: RequestInfo) -> None:
         """Raises a Forbidden ApiError unless RBAC allows the request (also used by the embedded client)."""

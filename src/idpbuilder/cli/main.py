@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..platform import runner
 from .health import add_parser as add_health_parser
+from .repo import add_parser as add_repo_parser
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     kc.set_defaults(func=cmd_kubeconfig)
 
     add_health_parser(sub)
+    add_repo_parser(sub)
     return parser
 
 

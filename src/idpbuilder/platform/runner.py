@@ -19,8 +19,11 @@ import uvicorn
 
 from ..apiserver.app import APIServer
 from ..apiserver.authn import TokenAuthority
+from ..apiserver.rbac import Attributes, UserInfo
 from ..client.embedded import EmbeddedClient
 from ..client.remote import RemoteClient
+from ..gitserver import crds as git_crds
+from ..gitserver.component import GitServer
 from ..runtime.leader import LeaderElection
 from ..runtime.metrics import render
 from . import kubeconfig
@@ -84,8 +87,9 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     tls, url = _listen_url(data_dir, host, port)
     server = APIServer(data_dir, server_address=url.removeprefix("https://"), ca_pem=tls.ca_cert_pem)
     grant_controller_identity(server)
+    git = _git_server(server, data_dir, url)
     platform = Platform(EmbeddedClient(server, CONTROLLER_USER, default_manager="idpbuilder"),
-                        default_components())
+                        [*default_components(), git])
     server.on_startup.append(platform.start)
     server.on_shutdown.append(platform.stop)
     server.health_checks.update(platform.health_checks())
@@ -94,6 +98,22 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
     paths.endpoint.write_text(url + "\n")
     return server, url
+
+
+def _git_server(server: APIServer, data_dir: Path, url: str) -> GitServer:
+    """The git server at /git and /api/webhook: platform tokens, RBAC on GitRepository (embedded only)."""
+
+    def authenticate(token: str) -> UserInfo | None:
+        return server.tokens.authenticate(token, lookup=server.lookup)
+
+    def authorize(user: UserInfo, verb: str, name: str) -> bool:
+        attrs = Attributes(user, verb, api_group=git_crds.GROUP, resource=git_crds.PLURAL, name=name)
+        return server.authorizer.authorize(attrs).allowed
+
+    git = GitServer(data_dir, authenticate, authorize, base_url=url)
+    server.mounts += [("/git", git.http_app()), ("/api/webhook", git.webhook_app())]
+    server.on_shutdown.append(git.stop)  # runs last: shutdown hooks run in reverse
+    return git
 
 
 def prepare_remote(data_dir: Path, host: str, port: int, target: Target) -> tuple[StatusApp, str]:
