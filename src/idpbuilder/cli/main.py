@@ -10,6 +10,7 @@ from pathlib import Path
 from ..platform import runner
 from .health import add_parser as add_health_parser
 from .repo import add_parser as add_repo_parser
+from .xrd import add_parser as add_xrd_parsers
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_health_parser(sub)
     add_repo_parser(sub)
+    add_xrd_parsers(sub)
     return parser
 
 
