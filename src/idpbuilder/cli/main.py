@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..platform import runner
 from .health import add_parser as add_health_parser
+from .catalog import add_parser as add_catalog_parser
 from .repo import add_parser as add_repo_parser
 from .xrd import add_parser as add_xrd_parsers
 
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_health_parser(sub)
     add_repo_parser(sub)
     add_xrd_parsers(sub)
+    add_catalog_parser(sub)
     return parser
 
 

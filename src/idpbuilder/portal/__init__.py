@@ -1,0 +1,1 @@
+"""The developer portal: Backstage's catalog, scaffolder and TechDocs semantics, natively."""
