@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ..platform import runner
-from .health import add_parser as add_health_parser
 from .catalog import add_parser as add_catalog_parser
+from .health import add_parser as add_health_parser
 from .repo import add_parser as add_repo_parser
 from .xrd import add_parser as add_xrd_parsers
 
