@@ -10,6 +10,7 @@ from pathlib import Path
 from ..platform import runner
 from .catalog import add_parser as add_catalog_parser
 from .health import add_parser as add_health_parser
+from .render import add_parser as add_render_parser
 from .repo import add_parser as add_repo_parser
 from .xrd import add_parser as add_xrd_parsers
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_repo_parser(sub)
     add_xrd_parsers(sub)
     add_catalog_parser(sub)
+    add_render_parser(sub)
     return parser
 
 
