@@ -53,8 +53,12 @@ def test_two_replicas_against_one_cluster_share_one_lease(platform, tmp_path):
         for data, _ in replicas:
             report = json.loads(idp("status", "--data-dir", str(data), "-o", "json").stdout)
             assert report["healthy"], report
-            assert [c["component"] for c in report["components"]] == ["controller-manager"]
-            assert "simulated-node" not in {c["component"] for c in report["components"]}
+            # Components that need the embedded plane (simulated node, git server) stay out.
+            assert [c["component"] for c in report["components"]] == ["controller-manager", "compose"]
+        # Our CRDs were installed in the target cluster.
+        crds = platform.kubectl("get", "crd", "-o", "name").stdout
+        assert "customresourcedefinition.apiextensions.k8s.io/compositeresourcedefinitions." \
+               "apiextensions.crossplane.io" in crds
 
         leader = next(r for r in replicas if f"_{r[1]}_" in holder)
         other = next(r for r in replicas if r is not leader)

@@ -58,4 +58,6 @@ class SimulatedNode:
 
 
 def default_components() -> list[Component]:
-    return [SimulatedNode()]
+    from ..compose.component import Compose
+
+    return [SimulatedNode(), Compose()]

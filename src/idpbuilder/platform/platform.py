@@ -46,6 +46,9 @@ class Platform:
         for component in components:
             for spec in component.controllers(client):
                 self.manager.add(spec)
+            attach = getattr(component, "attach", None)
+            if attach is not None:  # components that add controllers at run time (one per XRD, say)
+                attach(self.manager)
         self._error = ""
         self._started = False
         self._task: asyncio.Task[None] | None = None

@@ -1,0 +1,1 @@
+"""Controllers of the compose engine: XRDs, composite resources (XRs) and claims."""

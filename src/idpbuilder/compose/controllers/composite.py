@@ -1,0 +1,272 @@
+"""The composite resource (XR) controller: one per XRD, started when the XR's CRD is established.
+
+Each reconcile selects a Composition, renders the XR with its observed composed resources, applies
+the desired ones with server-side apply, deletes the ones no longer desired, and records
+`spec.resourceRefs` and the Synced/Ready conditions. Composed resources carry a controller
+reference to the XR, so the garbage collector removes them when the XR goes.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ...client.base import ResourceClient, ResourceRef
+from ...core.errors import ApiError
+from ...runtime.api import ObjectKey, Result
+from ..crds import COMPOSITIONS, SECRETS, XRDS
+from ..fieldpath import ComposeError
+from ..render import ANNOTATION_RESOURCE_NAME, LABEL_COMPOSITE, RenderResult, render
+from ..xrd import LEGACY_CLUSTER
+from .conditions import REASON_ERROR, REASON_SUCCESS, condition, merge_conditions
+
+log = logging.getLogger(__name__)
+
+COMPOSITE_MANAGER = "apiextensions.crossplane.io/composite"
+UNREADY_POLL_SECONDS = 5.0
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+WatchKind = Callable[[ResourceRef], None]
+
+
+def composed_manager(xr_uid: str) -> str:
+    """The field manager of a composed resource's desired state: one per XR."""
+    return f"apiextensions.crossplane.io/composed/{xr_uid}"
+
+
+def random_suffix(n: int = 5) -> str:
+    return "".join(secrets.choice(_NAME_CHARS) for _ in range(n))
+
+
+def machinery(xr: dict[str, Any]) -> dict[str, Any]:
+    """Where Crossplane's fields live: `spec` (LegacyCluster) or `spec.crossplane` (modern XRs)."""
+    spec = xr.get("spec") or {}
+    return spec.get("crossplane") or {} if "crossplane" in spec else spec
+
+
+class CompositeReconciler:
+    """Reconciles the XRs of one XRD."""
+
+    def __init__(self, client: ResourceClient, xrd_name: str, xr_res: ResourceRef, scope: str = LEGACY_CLUSTER,
+                 watch_kind: WatchKind | None = None) -> None:
+        self.client = client
+        self.xrd_name = xrd_name
+        self.res = xr_res
+        self.scope = scope
+        self.watch_kind = watch_kind or (lambda res: None)
+
+    async def reconcile(self, key: ObjectKey) -> Result | None:
+        try:
+            xr = await self.client.get(self.res, key.name, key.namespace or None)
+        except ApiError as exc:
+            if exc.code == 404:
+                return None
+            raise
+        if (xr.get("metadata") or {}).get("deletionTimestamp"):
+            return None
+        try:
+            comp = await self._select_composition(xr)
+        except ComposeError as exc:
+            await self._write_status(xr, [condition("Synced", "False", REASON_ERROR, exc.message)])
+            return Result(requeue_after=30.0)
+        comp_name = comp["metadata"]["name"]
+        observed = await self._observed(xr)
+        try:
+            result = render(xr, comp, observed={n: o for n, (o, _) in observed.items()})
+        except ComposeError as exc:
+            msg = f'cannot compose resources with Composition "{comp_name}": {exc.message}'
+            await self._set_refs(xr, comp_name, None)
+            await self._write_status(xr, [condition("Synced", "False", REASON_ERROR, msg)])
+            return Result(requeue_after=30.0)
+        problems = [e["message"] for e in result.events if e.get("type") == "Warning"]
+        refs, apply_errors = await self._apply(xr, result, observed)
+        problems += apply_errors
+        if not problems:
+            await self._garbage(result, observed)
+        else:
+            # keep what exists: a partial render must not delete composed resources
+            refs += [r for n, (_, r) in observed.items() if n not in result.desired]
+        await self._set_refs(xr, comp_name, refs)
+        await self._publish_connection(xr, result)
+        synced = (condition("Synced", "True", REASON_SUCCESS) if not problems else
+                  condition("Synced", "False", REASON_ERROR,
+                            f'Composition "{comp_name}": ' + "; ".join(problems)))
+        ready = next((c for c in result.conditions if c["type"] == "Ready"), None)
+        ready = condition("Ready", ready["status"], ready["reason"], ready.get("message", "")) if ready else None
+        extra = {k: v for k, v in (result.xr.get("status") or {}).items() if k != "conditions"}
+        await self._write_status(xr, [synced, *([ready] if ready else [])], extra)
+        if problems or (ready and ready["status"] != "True"):
+            return Result(requeue_after=UNREADY_POLL_SECONDS)
+        return None
+
+    # ---- composition selection
+
+    async def _select_composition(self, xr: dict[str, Any]) -> dict[str, Any]:
+        xrd = await self._get(XRDS, self.xrd_name)
+        xrd_spec = (xrd or {}).get("spec") or {}
+        spec = machinery(xr)
+        name = ((xrd_spec.get("enforcedCompositionRef") or {}).get("name")
+                or (spec.get("compositionRef") or {}).get("name"))
+        if not name and not spec.get("compositionSelector"):
+            name = (xrd_spec.get("defaultCompositionRef") or {}).get("name")
+        if name:
+            comp = await self._get(COMPOSITIONS, name)
+            if comp is None:
+                raise ComposeError(f'cannot get Composition "{name}": compositions.{COMPOSITIONS.group} '
+                                   f'"{name}" not found')
+            return comp
+        labels = (spec.get("compositionSelector") or {}).get("matchLabels") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        items = (await self.client.list(COMPOSITIONS, label_selector=selector)).items
+        matching = sorted((c for c in items if _targets(c, xr)), key=lambda c: c["metadata"]["name"])
+        if not matching:
+            raise ComposeError("no compatible Compositions found")
+        return matching[0]
+
+    # ---- observed and desired composed resources
+
+    async def _observed(self, xr: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        """Composed resources by composition resource name, with their `resourceRefs` entry."""
+        out: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+        for ref in machinery(xr).get("resourceRefs") or []:
+            obj = await self._get_ref(ref)
+            if obj is None or not _controlled_by(obj, xr):
+                continue
+            name = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RESOURCE_NAME)
+            if name:
+                out[name] = (obj, ref)
+        return out
+
+    async def _get_ref(self, ref: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            res = await self.client.resource_for(ref.get("apiVersion", ""), ref.get("kind", ""))
+        except ApiError:
+            return None
+        return await self._get(res, ref.get("name", ""), ref.get("namespace") if res.namespaced else None)
+
+    async def _adopt_name(self, res: ResourceRef, xr: dict[str, Any], name: str, namespace: str | None) -> str | None:
+        """The name of a resource composed earlier but not recorded in `resourceRefs` (e.g. after a crash)."""
+        xr_name = xr["metadata"]["name"]
+        try:
+            items = (await self.client.list(res, namespace if res.namespaced else None,
+                                            label_selector=f"{LABEL_COMPOSITE}={xr_name}")).items
+        except ApiError:
+            return None
+        for obj in items:
+            meta = obj.get("metadata") or {}
+            if (meta.get("annotations") or {}).get(ANNOTATION_RESOURCE_NAME) == name and _controlled_by(obj, xr):
+                return meta.get("name")
+        return None
+
+    async def _apply(self, xr: dict[str, Any], result: RenderResult,
+                     observed: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[str]]:
+        refs: list[dict[str, Any]] = []
+        errors: list[str] = []
+        manager = composed_manager(xr["metadata"]["uid"])
+        for name, cd in result.desired.items():
+            try:
+                res = await self.client.resource_for(cd.get("apiVersion", ""), cd.get("kind", ""))
+            except ApiError as exc:
+                errors.append(f'cannot apply composed resource "{name}": {exc.message}')
+                continue
+            meta = cd.setdefault("metadata", {})
+            namespace = meta.get("namespace") if res.namespaced else None
+            if res.namespaced and not namespace:
+                errors.append(f'cannot apply composed resource "{name}": a namespaced {cd.get("kind")} needs '
+                              f"metadata.namespace")
+                continue
+            if not meta.get("name"):
+                prefix = meta.pop("generateName", None) or f"{xr['metadata']['name']}-"
+                meta["name"] = await self._adopt_name(res, xr, name, namespace) or prefix + random_suffix()
+            meta.pop("generateName", None)
+            try:
+                applied = await self.client.apply(res, cd, namespace, field_manager=manager, force=True)
+            except ApiError as exc:
+                errors.append(f'cannot apply composed resource "{name}": {exc.message}')
+                if name in observed:
+                    refs.append(observed[name][1])
+                continue
+            self.watch_kind(res)
+            ref = {"apiVersion": applied.get("apiVersion", ""), "kind": applied.get("kind", ""),
+                   "name": applied["metadata"]["name"]}
+            if res.namespaced:
+                ref["namespace"] = applied["metadata"].get("namespace", "")
+            refs.append(ref)
+        return refs, errors
+
+    async def _garbage(self, result: RenderResult,
+                       observed: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        for name, (obj, ref) in observed.items():
+            if name in result.desired:
+                continue
+            try:
+                res = await self.client.resource_for(ref.get("apiVersion", ""), ref.get("kind", ""))
+                await self.client.delete(res, obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+
+    # ---- writes to the XR
+
+    async def _set_refs(self, xr: dict[str, Any], comp_name: str, refs: list[dict[str, Any]] | None) -> None:
+        spec = machinery(xr)
+        patch: dict[str, Any] = {}
+        if (spec.get("compositionRef") or {}).get("name") != comp_name:
+            patch["compositionRef"] = {"name": comp_name}
+        if refs is not None and refs != (spec.get("resourceRefs") or []):
+            patch["resourceRefs"] = refs
+        if not patch:
+            return
+        body = {"spec": patch} if self.scope == LEGACY_CLUSTER else {"spec": {"crossplane": patch}}
+        meta = xr["metadata"]
+        updated = await self.client.patch(self.res, meta["name"], body, meta.get("namespace"), patch_type="merge")
+        xr["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
+
+    async def _write_status(self, xr: dict[str, Any], conditions: list[dict[str, Any]],
+                            extra: dict[str, Any] | None = None) -> None:
+        status = xr.get("status") or {}
+        new = {**(extra or {}), "conditions": merge_conditions(status.get("conditions"), conditions)}
+        if all(status.get(k) == v for k, v in new.items()):
+            return
+        meta = xr["metadata"]
+        await self.client.patch(self.res, meta["name"], {"status": new}, meta.get("namespace"),
+                                patch_type="merge", subresource="status")
+
+    async def _publish_connection(self, xr: dict[str, Any], result: RenderResult) -> None:
+        ref = (xr.get("spec") or {}).get("writeConnectionSecretToRef") or {}
+        if not result.connection_details or not ref.get("name"):
+            return
+        namespace = ref.get("namespace") or (xr.get("metadata") or {}).get("namespace") or "default"
+        secret = {"apiVersion": "v1", "kind": "Secret", "type": "connection.crossplane.io/v1alpha1",
+                  "metadata": {"name": ref["name"], "namespace": namespace,
+                               "ownerReferences": [_owner_ref(xr)]},
+                  "data": {k: base64.b64encode(v).decode() for k, v in result.connection_details.items()}}
+        await self.client.apply(SECRETS, secret, namespace, field_manager=COMPOSITE_MANAGER, force=True)
+
+    async def _get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        try:
+            return await self.client.get(res, name, namespace)
+        except ApiError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+
+def _owner_ref(xr: dict[str, Any]) -> dict[str, Any]:
+    meta = xr["metadata"]
+    return {"apiVersion": xr["apiVersion"], "kind": xr["kind"], "name": meta["name"], "uid": meta["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def _controlled_by(obj: dict[str, Any], xr: dict[str, Any]) -> bool:
+    uid = (xr.get("metadata") or {}).get("uid")
+    return any(r.get("uid") == uid and r.get("controller") for r in
+               (obj.get("metadata") or {}).get("ownerReferences") or [])
+
+
+def _targets(comp: dict[str, Any], xr: dict[str, Any]) -> bool:
+    ref = (comp.get("spec") or {}).get("compositeTypeRef") or {}
+    return ref.get("apiVersion") == xr.get("apiVersion") and ref.get("kind") == xr.get("kind")
