@@ -54,7 +54,7 @@ def test_two_replicas_against_one_cluster_share_one_lease(platform, tmp_path):
             report = json.loads(idp("status", "--data-dir", str(data), "-o", "json").stdout)
             assert report["healthy"], report
             # Components that need the embedded plane (simulated node, git server) stay out.
-            assert [c["component"] for c in report["components"]] == ["controller-manager", "compose"]
+            assert [c["component"] for c in report["components"]] == ["controller-manager", "compose", "provider-sql"]
         # Our CRDs were installed in the target cluster.
         crds = platform.kubectl("get", "crd", "-o", "name").stdout
         assert "customresourcedefinition.apiextensions.k8s.io/compositeresourcedefinitions." \

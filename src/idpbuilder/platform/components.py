@@ -58,6 +58,9 @@ class SimulatedNode:
 
 
 def default_components() -> list[Component]:
+    """The engines `idp up` runs: the simulated node, compositions, and every installed provider plug-in
+    (Python entry point group `idpbuilder.providers`; see `idpbuilder.providers`)."""
     from ..compose.component import Compose
+    from ..providers import load_providers
 
-    return [SimulatedNode(), Compose()]
+    return [SimulatedNode(), Compose(), *load_providers()]
