@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from ..platform import runner
+from .app import add_parser as add_app_parser
 from .catalog import add_parser as add_catalog_parser
+from .diff import add_parser as add_diff_parser
 from .health import add_parser as add_health_parser
 from .render import add_parser as add_render_parser
 from .repo import add_parser as add_repo_parser
@@ -130,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_xrd_parsers(sub)
     add_catalog_parser(sub)
     add_render_parser(sub)
+    add_app_parser(sub)
+    add_diff_parser(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,12 @@ from ..apiserver.authn import TokenAuthority
 from ..apiserver.rbac import Attributes, UserInfo
 from ..client.embedded import EmbeddedClient
 from ..client.remote import RemoteClient
+from ..gitops.component import GitOps
+from ..gitops.crds import APPLICATIONS
 from ..gitserver import crds as git_crds
 from ..gitserver.component import GitServer
+from ..gitserver.webhook import same_repo
+from ..runtime.api import ObjectKey
 from ..runtime.leader import LeaderElection
 from ..runtime.metrics import render
 from . import kubeconfig
@@ -88,9 +93,12 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     server = APIServer(data_dir, server_address=url.removeprefix("https://"), ca_pem=tls.ca_cert_pem)
     grant_controller_identity(server)
     git = _git_server(server, data_dir, url)
+    gitops = GitOps(git.repos, git.hooks, fetch_cache_dir=data_dir / "gitops", local_urls=[f"{url}/git"])
     platform = Platform(EmbeddedClient(server, CONTROLLER_USER, default_manager="idpbuilder"),
-                        [*default_components(), git])
+                        [*default_components(), git, gitops])
+    git.add_webhook_listener(_refresh_apps_of(gitops, platform))
     server.on_startup.append(platform.start)
+    server.on_shutdown.append(gitops.close)
     server.on_shutdown.append(platform.stop)
     server.health_checks.update(platform.health_checks())
     server.metrics_sources.append(lambda: render(platform.registry)[0])
@@ -98,6 +106,22 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
     paths.endpoint.write_text(url + "\n")
     return server, url
+
+
+def _refresh_apps_of(gitops: GitOps, platform: Platform) -> Callable[[str, str, str], None]:
+    """A push webhook from any git host refreshes the Applications whose source is that repository."""
+
+    def listener(repo_url: str, ref: str, after: str) -> None:
+        try:
+            apps = platform.manager.cache.list(APPLICATIONS)
+        except LookupError:  # the controllers have not started yet: their first sync reads git anyway
+            return
+        for app in apps:
+            sources = [(app.get("spec") or {}).get("source") or {}, *((app.get("spec") or {}).get("sources") or [])]
+            if any(s.get("repoURL") and same_repo(s["repoURL"], repo_url) for s in sources):
+                gitops.refresh(ObjectKey.of(app))
+
+    return listener
 
 
 def _git_server(server: APIServer, data_dir: Path, url: str) -> GitServer:
