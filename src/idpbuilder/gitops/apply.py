@@ -33,7 +33,7 @@ class Outcome:
     message: str
 
 
-def display_name(ref: ResourceRef | None, obj: Mapping[str, Any]) -> str:
+def display_name(obj: Mapping[str, Any]) -> str:
     """`deployment.apps/web` as kubectl prints it."""
     group, kind = group_kind(obj)
     name = (obj.get("metadata") or {}).get("name") or ""
@@ -120,7 +120,7 @@ async def apply_object(client: ResourceClient, ref: ResourceRef, target: Mapping
                        live: Mapping[str, Any] | None, *, method: str = "apply", dry_run: bool = False,
                        force: bool = False, validate: bool = True) -> Outcome:
     """Write `target` with `method` ("apply", "server-side-apply", "replace", "update", "create")."""
-    name = display_name(ref, target)
+    name = display_name(target)
     ns = _namespace(ref, target)
     obj_name = str((target.get("metadata") or {}).get("name") or "")
     suffix = " (dry run)" if dry_run else ""
@@ -132,10 +132,10 @@ async def apply_object(client: ResourceClient, ref: ResourceRef, target: Mapping
                                     opts=WriteOptions(field_manager=SSA_MANAGER, field_validation=validation))
         return Outcome(result, f"{name} serverside-applied")
     if method == "apply":
+        if live is None and dry_run:
+            return Outcome(None, f"{name} created{suffix}")
         desired = with_last_applied(target)
         if live is None:
-            if dry_run:
-                return Outcome(None, f"{name} created{suffix}")
             try:
                 created = await client.create(ref, desired, ns, WriteOptions(field_manager=CSA_MANAGER,
                                                                               field_validation=validation))
@@ -149,8 +149,9 @@ async def apply_object(client: ResourceClient, ref: ResourceRef, target: Mapping
             return Outcome(None, f"{name} {'configured' if patch else 'unchanged'}{suffix}")
         if not patch:
             return Outcome(dict(live), f"{name} unchanged")
+        opts = WriteOptions(field_manager=CSA_MANAGER, field_validation=validation)
         patched = await client.patch(ref, obj_name, patch, ns, patch_type=patch_type,  # type: ignore[arg-type]
-                                     opts=WriteOptions(field_manager=CSA_MANAGER, field_validation=validation))
+                                     opts=opts)
         before = str((live.get("metadata") or {}).get("resourceVersion") or "")
         changed = str((patched.get("metadata") or {}).get("resourceVersion") or "") != before
         return Outcome(patched, f"{name} {'configured' if changed else 'unchanged'}")
@@ -186,7 +187,7 @@ async def delete_object(client: ResourceClient, ref: ResourceRef, live: Mapping[
 
 async def remove_finalizer(client: ResourceClient, ref: ResourceRef, live: Mapping[str, Any],
                            finalizer: str) -> Obj | None:
-    """Drop one finalizer (optimistically locked on the live resourceVersion); None when the object is gone."""
+    """Drop one finalizer (locked on the live resourceVersion); None when the object is gone."""
     meta = live.get("metadata") or {}
     finalizers = [f for f in meta.get("finalizers") or () if f != finalizer]
     patch = {"metadata": {"finalizers": finalizers or None, "resourceVersion": meta.get("resourceVersion")}}

@@ -169,7 +169,7 @@ async def _live_refs(view: AppView, live: LiveCache, result: Comparison) -> list
     for res in view.status.get("resources") or ():
         if not isinstance(res, dict):
             continue
-        group, version, kind = str(res.get("group") or ""), str(res.get("version") or ""), str(res.get("kind") or "")
+        group, version, kind = (str(res.get(k) or "") for k in ("group", "version", "kind"))
         if (group, kind) in refs or not kind or not version:
             continue
         found = await live.resource(f"{group}/{version}" if group else version, kind)
@@ -186,7 +186,8 @@ def diff_settings(view: AppView) -> DiffSettings:
 
 
 def _targets(objects: Sequence[Mapping[str, Any]], view: AppView, namespace: str,
-             scopes: Mapping[tuple[str, str], bool], cache: CompareCache | None) -> tuple[list[Obj], list[dict[str, str]]]:
+             scopes: Mapping[tuple[str, str], bool],
+             cache: CompareCache | None) -> tuple[list[Obj], list[dict[str, str]]]:
     key = (namespace, view.instance, tuple(sorted(scopes.items())))
     if cache is not None and cache.source is objects and cache.key == key:
         return cache.targets, cache.warnings
@@ -242,7 +243,8 @@ def _modified(pairs: Sequence[tuple[Obj | None, Obj | None]], view: AppView,
 
 async def compare(view: AppView, dest: Destination, project: Project, objects: Sequence[Mapping[str, Any]],
                   *, revisions: Sequence[str] = (), source_types: Sequence[str] = (), render_error: str = "",
-                  customizations: HealthCustomizations | None = None, cache: CompareCache | None = None) -> Comparison:
+                  customizations: HealthCustomizations | None = None,
+                  cache: CompareCache | None = None) -> Comparison:
     """Compare the rendered `objects` (nothing when `render_error`) with the live state."""
     result = Comparison(revisions=list(revisions), source_types=list(source_types), failed=bool(render_error))
     if render_error:
@@ -273,7 +275,8 @@ async def compare(view: AppView, dest: Destination, project: Project, objects: S
     return result
 
 
-def _summarize(result: Comparison, view: AppView, project: Project, pairs: Sequence[tuple[Obj | None, Obj | None]],
+def _summarize(result: Comparison, view: AppView, project: Project,
+               pairs: Sequence[tuple[Obj | None, Obj | None]],
                customizations: HealthCustomizations | None) -> None:
     sync = SYNCED
     states: list[ResourceState] = []
@@ -295,7 +298,8 @@ def _summarize(result: Comparison, view: AppView, project: Project, pairs: Seque
             modified = result.modified.get(ResourceKey(group, kind, namespace_of(obj), name_of(obj)), False)
             if modified or target is None or live is None:
                 entry["status"] = OUT_OF_SYNC
-                extraneous = target is None and "IgnoreExtraneous" in annotation_csv(obj, COMPARE_OPTIONS_ANNOTATION)
+                options = annotation_csv(obj, COMPARE_OPTIONS_ANNOTATION)
+                extraneous = target is None and "IgnoreExtraneous" in options
                 if not extraneous:
                     sync = OUT_OF_SYNC
             else:
@@ -304,13 +308,13 @@ def _summarize(result: Comparison, view: AppView, project: Project, pairs: Seque
                 entry["status"] = UNKNOWN
             if result.failed:
                 entry["status"] = UNKNOWN
-            health = assess(live, customizations=customizations) if live is not None else HealthStatus("Missing")
+            health = HealthStatus("Missing") if live is None else assess(live, customizations=customizations)
             if health is not None:
                 entry["health"] = health.to_dict()
             states.append(ResourceState(live=live, target=target))
         if namespaced and not namespace_of(obj):
-            result.conditions.append(condition(INVALID_SPEC_ERROR,
-                                               f"Namespace for {name_of(obj)} {_gvk_string(obj)} is missing."))
+            message = f"Namespace for {name_of(obj)} {_gvk_string(obj)} is missing."
+            result.conditions.append(condition(INVALID_SPEC_ERROR, message))
         result.resources.append(entry)
     result.sync_status = UNKNOWN if result.failed else sync
     result.health = application_health(states, customizations=customizations, app=view.obj)

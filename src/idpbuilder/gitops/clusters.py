@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +119,8 @@ class Clusters:
 
     async def _cluster_secrets(self) -> list[ClusterSecret]:
         if time.monotonic() - self._listed_at > self.secrets_ttl:
-            self._secrets = (await self.client.list(SECRETS, self.namespace, label_selector=CLUSTER_SELECTOR)).items
+            listed = await self.client.list(SECRETS, self.namespace, label_selector=CLUSTER_SELECTOR)
+            self._secrets = listed.items
             self._listed_at = time.monotonic()
         parsed = []
         for secret in self._secrets:
@@ -150,7 +151,8 @@ class Clusters:
         else:
             found = [s for s in secrets if s.server == server]
             if not found:
-                raise DestinationError(f'error getting cluster by server "{server}": cluster "{server}" not found')
+                raise DestinationError(f'error getting cluster by server "{server}": '
+                                       f'cluster "{server}" not found')
         return self._client_for(found[0])
 
     def _client_for(self, secret: ClusterSecret) -> Cluster:
@@ -158,13 +160,13 @@ class Clusters:
         cached = self._clients.get(secret.secret_name)
         if cached is not None and cached.version == version:
             return cached
-        cluster = Cluster(secret.server, secret.name, self.client_factory(secret.server, secret.token, secret.ca_pem),
-                          version)
+        client = self.client_factory(secret.server, secret.token, secret.ca_pem)
+        cluster = Cluster(secret.server, secret.name, client, version)
         self._clients[secret.secret_name] = cluster
         return cluster
 
-    async def close(self, closer: Callable[[ResourceClient], Awaitable[None]] | None = None) -> None:
+    async def close(self) -> None:
         """Close every registered cluster's client."""
         clusters, self._clients = list(self._clients.values()), {}
         for cluster in clusters:
-            await (closer(cluster.client) if closer else cluster.client.close())
+            await cluster.client.close()

@@ -86,14 +86,15 @@ class _Bootstrap:
 
 
 class GitOps:
-    """Argo CD compatible GitOps: `applications.argoproj.io` and `appprojects.argoproj.io` with their controller."""
+    """Argo CD compatible GitOps: Application and AppProject (`argoproj.io`) and their controller."""
 
     name = "gitops"
     embedded_only = False
 
-    def __init__(self, repos: RepoStore | None = None, hooks: PushHooks | None = None, *, fetch_cache_dir: Path,
-                 local_urls: Sequence[str] = (), namespace: str = "argocd", poll_seconds: float | None = None,
-                 poll_jitter: float | None = None, wave_delay: float = 2.0, workers: int = 10,
+    def __init__(self, repos: RepoStore | None = None, hooks: PushHooks | None = None, *,
+                 fetch_cache_dir: Path, local_urls: Sequence[str] = (), namespace: str = "argocd",
+                 poll_seconds: float | None = None, poll_jitter: float | None = None, wave_delay: float = 2.0,
+                 workers: int = 10,
                  work_dir: Path | None = None) -> None:
         self.repos = repos
         self.hooks = hooks
@@ -123,7 +124,8 @@ class GitOps:
         self._bind_loop()
         ns = self.config.namespace
         return [
-            ControllerSpec(APPLICATION_CONTROLLER, APPLICATIONS, controller, namespace=ns, workers=self.workers,
+            ControllerSpec(APPLICATION_CONTROLLER, APPLICATIONS, controller, namespace=ns,
+                           workers=self.workers,
                            watches=[Watch(APPPROJECTS, controller.keys_for_project, namespace=ns),
                                     Watch(SECRETS, controller.keys_with_remote_destination, namespace=ns,
                                           label_selector=CLUSTER_SELECTOR)]),
@@ -139,8 +141,11 @@ class GitOps:
             return False, "controllers not started"
         if project is None:
             return False, f"waiting for the default AppProject in {ns}"
-        synced = sum(1 for a in apps if ((a.get("status") or {}).get("sync") or {}).get("status") == "Synced")
-        healthy = sum(1 for a in apps if ((a.get("status") or {}).get("health") or {}).get("status") == "Healthy")
+        def code(app: dict[str, Any], part: str) -> str:
+            return str(((app.get("status") or {}).get(part) or {}).get("status") or "")
+
+        synced = sum(1 for a in apps if code(a, "sync") == "Synced")
+        healthy = sum(1 for a in apps if code(a, "health") == "Healthy")
         return True, f"{len(apps)} applications ({synced} Synced, {healthy} Healthy)"
 
     def attach(self, manager: ControllerManager) -> None:

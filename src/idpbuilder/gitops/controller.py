@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -24,36 +25,34 @@ from typing import Any
 
 import orjson
 
-from ..client.base import DeleteOptions, PropagationPolicy, ResourceClient, ResourceRef, WriteOptions
+from ..client.base import ResourceClient, WriteOptions
 from ..core.errors import ApiError
 from ..runtime.api import ObjectKey, Result
 from ..runtime.cache import InformerCache
 from .appspec import (
     REFRESH_ANNOTATION,
-    RESOURCES_FINALIZER,
     AppView,
     mapping,
 )
 from .appstate import (
     COMPARISON_ERROR,
     INVALID_SPEC_ERROR,
-    SYNC_ERROR,
-    UNKNOWN,
     CompareCache,
     Comparison,
     Destination,
     compare,
     condition,
 )
-from .clusters import Cluster, Clusters, DestinationError
+from .clusters import IN_CLUSTER_NAME, IN_CLUSTER_SERVER, Cluster, Clusters, DestinationError
 from .crds import APPLICATIONS, APPPROJECTS, CONFIGMAPS, NAMESPACES
+from .finalizer import delete_resources, resource_finalizers
 from .health import HealthCustomizations
 from .livecache import LiveCache
 from .manifests import ManifestCache, Manifests, RenderError
 from .operation import SyncStep, new_operation_state, new_sync_result, parse_time, rfc3339, utc_now
 from .policy import auto_sync, retry_policy, retry_wait
 from .projects import Project, default_project
-from .sync.options import SyncOptions, delete_disabled, deletion_requires_confirmation
+from .status import DELETION_ERROR, record_history, set_conditions, set_status
 from .sync.state import COMPLETED, ERROR, FAILED, RUNNING, SUCCEEDED, TERMINATING
 
 log = logging.getLogger(__name__)
@@ -61,9 +60,7 @@ log = logging.getLogger(__name__)
 NONE, RECENT, LATEST, HARD = 0, 1, 2, 3
 ARGOCD_CM = "argocd-cm"
 WRITE = WriteOptions(field_manager="argocd-application-controller")
-DELETION_ERROR = "DeletionError"
-_EVALUATED = frozenset({INVALID_SPEC_ERROR, COMPARISON_ERROR, SYNC_ERROR, DELETION_ERROR,
-                        "RepeatedResourceWarning", "SharedResourceWarning"})
+MISSING_SOURCE = "spec.source.repoURL and either spec.source.path or spec.source.chart are required"
 
 
 @dataclass
@@ -99,8 +96,9 @@ class _Context:
 class ApplicationController:
     """Reconciles `argoproj.io/v1alpha1` Applications in the control-plane namespace."""
 
-    def __init__(self, client: ResourceClient, manifests: ManifestCache, *, config: ControllerConfig | None = None,
-                 clusters: Clusters | None = None, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, client: ResourceClient, manifests: ManifestCache, *,
+                 config: ControllerConfig | None = None, clusters: Clusters | None = None,
+                 now: Callable[[], datetime] = utc_now) -> None:
         self.client = client
         self.manifests = manifests
         self.config = config or ControllerConfig()
@@ -115,6 +113,7 @@ class ApplicationController:
         self._caches: dict[str, tuple[str, LiveCache]] = {}
         self._attempts: dict[ObjectKey, tuple[str, datetime]] = {}  # exact end of the last failed attempt
         self._compare_caches: dict[ObjectKey, CompareCache] = {}
+        self._next_step: dict[ObjectKey, float] = {}  # monotonic time the next sync step may start
         self._customizations: tuple[float, HealthCustomizations | None] = (-1e9, None)
         self._bootstrapped = False
 
@@ -151,8 +150,9 @@ class ApplicationController:
     async def ensure_bootstrap(self) -> None:
         """The control-plane namespace and the `default` AppProject exist."""
         ns = self.config.namespace
-        for res, obj, namespace in ((NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
-                                     None), (APPPROJECTS, default_project(ns), ns)):
+        namespace_obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        wanted = ((NAMESPACES, namespace_obj, None), (APPPROJECTS, default_project(ns), ns))
+        for res, obj, namespace in wanted:
             try:
                 await self.client.get(res, obj["metadata"]["name"], namespace)
                 continue
@@ -186,25 +186,30 @@ class ApplicationController:
             return await self._finalize(key, view)
         level = self._level(key, view)
         if level == NONE:
-            return Result(requeue_after=self._until_due(key, view))
+            return _after(self._until_due(key, view))
         return await self._process(key, view, level)
 
     def _forget(self, key: ObjectKey) -> None:
         for table in (self.apps, self._requests, self._written, self._periods, self._attempts,
-                      self._compare_caches):
+                      self._compare_caches, self._next_step):
             table.pop(key, None)  # type: ignore[attr-defined]
 
     def _index(self, key: ObjectKey, view: AppView) -> None:
         server = str(view.destination.get("server") or "").rstrip("/")
         name = str(view.destination.get("name") or "")
-        remote = not (server == "https://kubernetes.default.svc" or (not server and name in ("", "in-cluster")))
+        remote = not (server == IN_CLUSTER_SERVER or (not server and name in ("", IN_CLUSTER_NAME)))
         self.apps[key] = _AppInfo([(str(s.get("repoURL") or ""), str(s.get("targetRevision") or ""))
                                    for s in view.sources], view.project, remote)
 
     def _period(self, key: ObjectKey) -> float:
+        """This app's poll period (jitter drawn once per app); infinite when polling is off (0 s)."""
         period = self._periods.get(key)
         if period is None:
-            period = self._periods[key] = self.config.poll_seconds + random.uniform(0, self.config.poll_jitter)
+            if self.config.poll_seconds <= 0:
+                period = math.inf
+            else:
+                period = self.config.poll_seconds + random.uniform(0, self.config.poll_jitter)
+            self._periods[key] = period
         return period
 
     def _until_due(self, key: ObjectKey, view: AppView) -> float:
@@ -235,12 +240,13 @@ class ApplicationController:
     async def _context(self, view: AppView) -> _Context:
         ctx = _Context(view)
         try:
-            ctx.project = Project.from_object(await self.client.get(APPPROJECTS, view.project, self.config.namespace))
+            project = await self.client.get(APPPROJECTS, view.project, self.config.namespace)
+            ctx.project = Project.from_object(project)
         except ApiError as exc:
             if exc.code != 404:
                 raise
-            ctx.conditions.append(condition(INVALID_SPEC_ERROR,
-                                            f"Application referencing project {view.project} which does not exist"))
+            message = f"Application referencing project {view.project} which does not exist"
+            ctx.conditions.append(condition(INVALID_SPEC_ERROR, message))
             return ctx
         ctx.conditions += self._spec_conditions(view, ctx.project)
         try:
@@ -262,19 +268,17 @@ class ApplicationController:
 
     @staticmethod
     def _spec_conditions(view: AppView, project: Project) -> list[dict[str, str]]:
-        sources = view.sources
-        if not sources:
-            return [condition(INVALID_SPEC_ERROR,
-                              "spec.source.repoURL and either spec.source.path or spec.source.chart are required")]
+        if not view.sources:
+            return [condition(INVALID_SPEC_ERROR, MISSING_SOURCE)]
         out = []
-        for source in sources:
+        for source in view.sources:
             repo = str(source.get("repoURL") or "")
-            incomplete = not source.get("path") and not source.get("chart") and not (view.multi_source and
-                                                                                    source.get("ref"))
-            if not repo or incomplete:
-                message = ("spec.source.repoURL and either source.path, source.chart, or source.ref are required "
-                           f"for source {source}" if view.multi_source else
-                           "spec.source.repoURL and either spec.source.path or spec.source.chart are required")
+            ref_only = view.multi_source and source.get("ref")
+            if not repo or not (source.get("path") or source.get("chart") or ref_only):
+                message = MISSING_SOURCE
+                if view.multi_source:
+                    message = ("spec.source.repoURL and either source.path, source.chart, or source.ref are "
+                               f"required for source {source}")
                 out.append(condition(INVALID_SPEC_ERROR, message))
             elif not project.source_permitted(repo):
                 out.append(condition(INVALID_SPEC_ERROR,
@@ -337,8 +341,9 @@ class ApplicationController:
         if isinstance(rendered, RenderError):
             return await compare(ctx.view, ctx.dest, ctx.project, [], revisions=rendered.revisions,
                                  render_error=rendered.message, customizations=customizations)
-        return await compare(ctx.view, ctx.dest, ctx.project, rendered.objects, revisions=list(rendered.revisions),
-                             source_types=list(rendered.source_types), customizations=customizations, cache=cache)
+        return await compare(ctx.view, ctx.dest, ctx.project, rendered.objects,
+                             revisions=list(rendered.revisions), source_types=list(rendered.source_types),
+                             customizations=customizations, cache=cache)
 
     def _pinned(self, view: AppView, level: int) -> list[str] | None:
         """The commits of the last comparison, for a comparison that need not look at git again."""
@@ -360,12 +365,14 @@ class ApplicationController:
         comparison: Comparison | None = None
         conditions = list(ctx.conditions)
         if ctx.dest is not None and ctx.project is not None and not _has(conditions, INVALID_SPEC_ERROR):
-            comparison = await self._compare(ctx, view.sources, self._pinned(view, level), level == HARD, cache)
+            pinned = self._pinned(view, level)
+            comparison = await self._compare(ctx, view.sources, pinned, level == HARD, cache)
             comparison, extra = await self._operate(key, ctx, comparison, now, requeue, cache)
             conditions += comparison.conditions + extra
         else:
             self._fail_operation(view, conditions, now)
-        self._set_status(view, comparison, conditions, now, level >= LATEST)
+        set_status(view, comparison, conditions, now, latest=level >= LATEST,
+                   controller_namespace=self.config.namespace)
         if comparison is not None and not self._attached and _unsettled(view):
             requeue.append(self.config.unsettled_poll)
         annotations = view.meta.get("annotations")
@@ -383,7 +390,7 @@ class ApplicationController:
             self._written[key] = str((written.get("metadata") or {}).get("resourceVersion") or "")
         else:
             self._written[key] = str(view.meta.get("resourceVersion") or "")
-        return Result(requeue_after=max(0.01, min(requeue)))
+        return _after(min(requeue))
 
     @property
     def _attached(self) -> bool:
@@ -420,6 +427,10 @@ class ApplicationController:
                 return comparison, extra
             self._start_retry(state)
         terminating = state.get("phase") == TERMINATING
+        pause = self._next_step.get(key, 0.0) - time.monotonic()
+        if pause > 0 and not terminating:  # Argo CD's delay between sync waves
+            requeue.append(pause)
+            return comparison, extra
         errors = [c for c in ctx.conditions + comparison.conditions
                   if c["type"] in (COMPARISON_ERROR, INVALID_SPEC_ERROR)]
         op_comparison = comparison if errors else await self._operation_comparison(ctx, comparison, state)
@@ -440,6 +451,9 @@ class ApplicationController:
                         customizations=await self._health_customizations(), wave_delay=self.config.wave_delay,
                         running_poll=self.config.running_poll, now=self.now)
         outcome = await step.run()
+        if outcome.wave_delay > 0:
+            self._next_step[key] = time.monotonic() + outcome.wave_delay
+            requeue.append(outcome.wave_delay)
         if view.multi_source:
             state.setdefault("syncResult", {})["revisions"] = list(op_comparison.revisions)
         if outcome.expectations:
@@ -461,7 +475,8 @@ class ApplicationController:
         if wait is not None:
             requeue.append(max(wait, 0.01))
 
-    async def _operation_comparison(self, ctx: _Context, comparison: Comparison, state: dict[str, Any]) -> Comparison:
+    async def _operation_comparison(self, ctx: _Context, comparison: Comparison,
+                                    state: dict[str, Any]) -> Comparison:
         """The comparison at the operation's source(s) and revision(s) (the latest one when they match)."""
         view = ctx.view
         sync = mapping(mapping(state.get("operation")).get("sync"))
@@ -518,26 +533,7 @@ class ApplicationController:
         self._requests[key] = max(self._requests.get(key, NONE), RECENT)
         sync = mapping(mapping(state.get("operation")).get("sync"))
         if phase == SUCCEEDED and not sync.get("dryRun") and not sync.get("resources"):
-            self._record_history(view, state)
-
-    @staticmethod
-    def _record_history(view: AppView, state: dict[str, Any]) -> None:
-        history = [h for h in view.status.get("history") or () if isinstance(h, dict)]
-        result = mapping(state.get("syncResult"))
-        entry: dict[str, Any] = {"id": int(history[-1].get("id") or 0) + 1 if history else 0,
-                                 "deployedAt": state.get("finishedAt"), "deployStartedAt": state.get("startedAt")}
-        if result.get("sources"):
-            entry.update(sources=result.get("sources"), revisions=result.get("revisions") or [])
-        else:
-            entry.update(revision=result.get("revision") or "", source=result.get("source") or {})
-        initiated = mapping(mapping(state.get("operation")).get("initiatedBy"))
-        if initiated:
-            entry["initiatedBy"] = initiated
-        history.append(entry)
-        limit = max(0, view.history_limit)
-        view.status["history"] = history[len(history) - limit:] if limit else []
-        if not view.status["history"]:
-            view.status.pop("history")
+            record_history(view, state)
 
     def _fail_operation(self, view: AppView, conditions: list[dict[str, str]], now: datetime) -> None:
         """An invalid spec fails a requested or running operation at once."""
@@ -555,129 +551,36 @@ class ApplicationController:
         state["finishedAt"] = rfc3339(now)
         view.obj.pop("operation", None)
 
-    # ---- status
-
-    def _set_status(self, view: AppView, comparison: Comparison | None, conditions: list[dict[str, str]],
-                    now: datetime, latest: bool) -> None:
-        status = view.status
-        stamp = rfc3339(now)
-        sync: dict[str, Any] = {"status": UNKNOWN, "comparedTo": view.compared_to()}
-        if comparison is not None:
-            sync["status"] = comparison.sync_status
-            if view.multi_source:
-                sync["revisions"] = comparison.revisions
-            elif comparison.revisions:
-                sync["revision"] = comparison.revisions[0]
-            status["resources"] = comparison.resources
-            self._set_health(status, comparison.health.status, comparison.health.message, stamp)
-            if comparison.images:
-                status["summary"] = {"images": comparison.images}
-            else:
-                status.pop("summary", None)
-            if view.multi_source:
-                status["sourceTypes"] = [t for t in comparison.source_types if t]
-            elif comparison.source_types:
-                status["sourceType"] = comparison.source_types[0]
-        else:
-            self._set_health(status, UNKNOWN, "", stamp)
-        status["sync"] = sync
-        if latest or "reconciledAt" not in status:
-            status["reconciledAt"] = stamp
-            status["observedAt"] = stamp
-        status["controllerNamespace"] = self.config.namespace
-        self._set_conditions(status, conditions, stamp)
-
-    @staticmethod
-    def _set_health(status: dict[str, Any], code: str, message: str, stamp: str) -> None:
-        old = mapping(status.get("health"))
-        health: dict[str, Any] = {"status": code}
-        if message:
-            health["message"] = message
-        health["lastTransitionTime"] = old.get("lastTransitionTime") if old.get("status") == code and \
-            old.get("lastTransitionTime") else stamp
-        status["health"] = health
-
-    @staticmethod
-    def _set_conditions(status: dict[str, Any], conditions: list[dict[str, str]], stamp: str) -> None:
-        old = [c for c in status.get("conditions") or () if isinstance(c, dict)]
-        kept = [c for c in old if c.get("type") not in _EVALUATED]
-        seen: set[tuple[str, str]] = set()
-        for cond in conditions:
-            ident = (cond["type"], cond["message"])
-            if ident in seen:
-                continue
-            seen.add(ident)
-            previous = next((c for c in old if c.get("type") == cond["type"] and c.get("message") == cond["message"]),
-                            None)
-            kept.append({**cond, "lastTransitionTime": (previous or {}).get("lastTransitionTime") or stamp})
-        if kept:
-            status["conditions"] = kept
-        else:
-            status.pop("conditions", None)
-
     # ---- deletion
 
     async def _finalize(self, key: ObjectKey, view: AppView) -> Result | None:
         """Cascade: delete the managed resources, then drop the resources finalizer."""
-        finalizers = [f for f in view.finalizers if f == RESOURCES_FINALIZER or f.startswith(RESOURCES_FINALIZER + "/")]
+        finalizers = resource_finalizers(view)
         if not finalizers:
             return None
         try:
             cluster = await self.clusters.resolve(view.destination)
-        except (DestinationError, ApiError) as exc:
+            done = await delete_resources(view, cluster, self._live_for(cluster))
+        except DestinationError as exc:
             return await self._deletion_error(key, view, f"failed to resolve the destination: {exc}")
-        live = self._live_for(cluster)
-        refs: list[ResourceRef] = []
-        for res in view.status.get("resources") or ():
-            if not isinstance(res, dict) or not res.get("kind") or not res.get("version"):
-                continue
-            group, version = str(res.get("group") or ""), str(res["version"])
-            found = await live.resource(f"{group}/{version}" if group else version, str(res["kind"]))
-            if isinstance(found, ResourceRef):
-                refs.append(found)
-        await live.watch(refs)
-        options = SyncOptions.parse(view.sync_policy.get("syncOptions"))
-        approved = "argocd.argoproj.io/deletion-approved" in view.annotations
-        remaining = []
-        for ref in dict.fromkeys(refs):
-            for obj in live.managed(ref, view.instance):
-                if delete_disabled(obj, options):
-                    continue
-                if deletion_requires_confirmation(obj, options) and not approved:
-                    continue
-                remaining.append((ref, obj))
-        policy: PropagationPolicy = "Background" if f"{RESOURCES_FINALIZER}/background" in finalizers \
-            else "Foreground"
-        pending = False
-        for ref, obj in remaining:
-            meta = obj.get("metadata") or {}
-            if meta.get("deletionTimestamp"):
-                pending = True
-                continue
-            try:
-                namespace = (str(meta.get("namespace") or "") or None) if ref.namespaced else None
-                await cluster.client.delete(ref, str(meta.get("name") or ""), namespace,
-                                            DeleteOptions(propagation_policy=policy))
-                pending = True
-            except ApiError as exc:
-                if exc.code != 404:
-                    return await self._deletion_error(key, view, exc.message)
-        if pending:
-            return Result(requeue_after=self.config.running_poll)
-        body = copy.deepcopy(view.obj)
-        body["metadata"]["finalizers"] = [f for f in view.finalizers if f not in finalizers]
-        try:
-            await self.client.update(APPLICATIONS, body, key.namespace, WRITE)
         except ApiError as exc:
-            if exc.code in (404, 409):
-                return Result(requeue=True) if exc.code == 409 else None
-            raise
+            return await self._deletion_error(key, view, exc.message)
+        if not done:
+            return Result(requeue_after=self.config.running_poll)
+        view.meta["finalizers"] = [f for f in view.finalizers if f not in finalizers]
+        try:
+            await self.client.update(APPLICATIONS, view.obj, key.namespace, WRITE)
+        except ApiError as exc:
+            if exc.code == 409:
+                return Result(requeue=True)
+            if exc.code != 404:
+                raise
         self._forget(key)
         return None
 
     async def _deletion_error(self, key: ObjectKey, view: AppView, message: str) -> Result:
         original = copy.deepcopy(view.obj)
-        self._set_conditions(view.status, [condition(DELETION_ERROR, message)], rfc3339(self.now()))
+        set_conditions(view.status, [condition(DELETION_ERROR, message)], rfc3339(self.now()))
         if view.obj != original:
             try:
                 await self.client.update(APPLICATIONS, view.obj, key.namespace, WRITE)
@@ -693,6 +596,11 @@ class ApplicationController:
         await self.clusters.close()
 
 
+def _after(seconds: float) -> Result:
+    """Look again after `seconds` (never, when polling is off and nothing else is pending)."""
+    return Result() if math.isinf(seconds) else Result(requeue_after=max(0.01, seconds))
+
+
 def _has(conditions: list[dict[str, str]], kind: str) -> bool:
     return any(c["type"] == kind for c in conditions)
 
@@ -700,4 +608,5 @@ def _has(conditions: list[dict[str, str]], kind: str) -> bool:
 def _unsettled(view: AppView) -> bool:
     health = mapping(view.status.get("health")).get("status")
     state = view.operation_state
-    return health in ("Progressing", "Missing") or (state is not None and state.get("phase") in (RUNNING, TERMINATING))
+    running = state is not None and state.get("phase") in (RUNNING, TERMINATING)
+    return running or health in ("Progressing", "Missing")

@@ -70,7 +70,8 @@ def application_crd() -> dict[str, Any]:
         {"name": "Revision", "type": "string", "jsonPath": ".status.sync.revision", "priority": 10},
         {"name": "Project", "type": "string", "jsonPath": ".spec.project", "priority": 10},
     ]
-    return _crd("applications", "Application", ["app", "apps"], spec, {"operation": dict(_OPEN_OBJECT)}, columns)
+    operation = {"operation": dict(_OPEN_OBJECT)}
+    return _crd("applications", "Application", ["app", "apps"], spec, operation, columns)
 
 
 def appproject_crd() -> dict[str, Any]:

@@ -181,7 +181,8 @@ class LiveCache:
             return obj is None or bool((obj.get("metadata") or {}).get("deletionTimestamp"))
         if obj is None:
             return False
-        return _newer_or_same(str((obj.get("metadata") or {}).get("resourceVersion") or ""), exp.resource_version)
+        cached = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        return _newer_or_same(cached, exp.resource_version)
 
     async def stop(self) -> None:
         for informer, registration in self._registrations:

@@ -1,4 +1,4 @@
-"""Running a sync operation, one step per reconcile (Argo CD `SyncAppState` over gitops-engine's sync context).
+"""Running a sync operation, one step per reconcile (Argo CD `SyncAppState` over gitops-engine's sync)
 
 A step plans the sync from the comparison at the operation's revision (`sync.plan.build_plan`), lets the
 state machine (`sync.state`) decide, and performs the writes it asks for: namespace creation, dry runs,
@@ -113,6 +113,7 @@ class StepOutcome:
 
     expectations: list[Expectation] = field(default_factory=list)
     requeue_after: float | None = None
+    wave_delay: float = 0.0  # a wave ran and another follows: the next step waits this long
     created_crds: bool = False
 
 
@@ -164,7 +165,7 @@ class SyncStep:
         namespace_live = None
         if options.create_namespace and self.dest.namespace:
             namespace_live = self.dest.live.get(NAMESPACES, self.dest.namespace)
-        force = bool(mapping(strategy.get("apply")).get("force") or mapping(strategy.get("hook")).get("force"))
+        force = any(mapping(strategy.get(kind)).get("force") for kind in ("apply", "hook"))
         return SyncSettings(
             namespace=self.dest.namespace, options=options, prune=bool(self.sync.get("prune")),
             dry_run=bool(self.sync.get("dryRun")), force=force,
@@ -172,7 +173,8 @@ class SyncStep:
             started_at=int(started.timestamp()) if started else 0,
             managed_namespace_metadata=self.view.sync_policy.get("managedNamespaceMetadata"),
             namespace_live=namespace_live, modified=self.comparison.modified,
-            is_namespaced=self.comparison.is_namespaced, api_resource_error=self.comparison.api_resource_error,
+            is_namespaced=self.comparison.is_namespaced,
+            api_resource_error=self.comparison.api_resource_error,
             permission_error=self._permission_error,
             resource_filter=(lambda key, _t, _l: _selected(resources, key)) if resources else None)
 
@@ -185,7 +187,9 @@ class SyncStep:
         out = []
         for target in self.comparison.targets:
             live = lives.get(_key(target))
-            out.append(respect_ignore_differences(target, live, resolve_ignore(rules, target)) if live else target)
+            if live is not None:
+                target = respect_ignore_differences(target, live, resolve_ignore(rules, target))
+            out.append(target)
         return out
 
     # ---- the step
@@ -219,10 +223,9 @@ class SyncStep:
         self._store(plan, results)
         self._finish(decision.phase, decision.message)
         if decision.phase == RUNNING:
-            delay = self.running_poll
+            self.outcome.requeue_after = self.running_poll
             if last is not None and last.tasks and not last.final_wave and not last.sync_fail:
-                delay = max(delay, self.wave_delay)
-            self.outcome.requeue_after = delay
+                self.outcome.wave_delay = self.wave_delay
         return self.outcome
 
     def _new_result(self) -> dict[str, Any]:
@@ -273,15 +276,16 @@ class SyncStep:
                     break
         return found
 
-    def _expect(self, ref: ResourceRef, obj: Mapping[str, Any] | None, deleted: Mapping[str, Any] | None = None) -> None:
+    def _expect(self, ref: ResourceRef, obj: Mapping[str, Any] | None,
+                deleted: Mapping[str, Any] | None = None) -> None:
+        """Remember a write (`obj` as returned) or a deletion, for the live cache to catch up with."""
         source = obj if obj is not None else deleted
         if source is None:
             return
         meta = source.get("metadata") or {}
         rv = "" if obj is None else str(meta.get("resourceVersion") or "")
-        self.outcome.expectations.append(
-            Expectation(ref, str(meta.get("namespace") or "") if ref.namespaced else "", str(meta.get("name") or ""),
-                        rv))
+        namespace = str(meta.get("namespace") or "") if ref.namespaced else ""
+        self.outcome.expectations.append(Expectation(ref, namespace, str(meta.get("name") or ""), rv))
 
     async def _apply(self, task: Task, dry_run: bool) -> tuple[bool, str]:
         assert task.target is not None
@@ -335,7 +339,8 @@ class SyncStep:
         for task in decision.delete:
             await self._delete(task, "Background")
 
-    async def _run_batch(self, plan: Plan, batch: Batch, results: dict[str, TaskResult]) -> dict[str, TaskResult]:
+    async def _run_batch(self, plan: Plan, batch: Batch,
+                         results: dict[str, TaskResult]) -> dict[str, TaskResult]:
         settings = plan.settings
         if batch.namespace is not None:
             ok, message = await self._apply(batch.namespace, dry_run=False)

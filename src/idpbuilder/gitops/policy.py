@@ -1,4 +1,4 @@
-"""Automated sync, self-heal back-off and operation retries (Argo CD `autoSync`, `processRequestedAppOperation`).
+"""Automated sync, self-heal back-off and operation retries (Argo CD `autoSync` and operation processing).
 
 Pure decisions over an Application (`AppView`) and its latest comparison; the controller acts on them.
 """
@@ -15,7 +15,8 @@ from .appstate import OUT_OF_SYNC, SYNC_ERROR, SYNCED, Comparison, condition
 from .operation import parse_time
 from .sync.state import COMPLETED, SUCCEEDED
 
-SELF_HEAL_BACKOFF = (2.0, 3.0, 300.0)  # duration, factor, cap (the controller's --self-heal-backoff-* defaults)
+# duration, factor, cap: the application controller's --self-heal-backoff-* defaults
+SELF_HEAL_BACKOFF = (2.0, 3.0, 300.0)
 AUTOMATED_RETRY_LIMIT = 5
 
 
@@ -93,7 +94,7 @@ def auto_sync(view: AppView, comparison: Comparison, now: datetime) -> AutoSync:
         if remaining > 0:
             return AutoSync(retry_after=remaining)
         sync["selfHealAttemptsCount"] = attempts + 1
-        sync["resources"] = [{"group": r.get("group") or "", "kind": r.get("kind") or "", "name": r.get("name") or ""}
+        sync["resources"] = [{k: r.get(k) or "" for k in ("group", "kind", "name")}
                              for r in resources if r.get("status") != SYNCED]
     if prune and not automated.get("allowEmpty") and all(r.get("requiresPruning") for r in resources):
         message = f"Skipping sync attempt to {_go_list(desired)}: auto-sync will wipe out all resources"

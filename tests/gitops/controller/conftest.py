@@ -37,7 +37,8 @@ NAMESPACES = ResourceRef("", "v1", "namespaces", "Namespace", namespaced=False)
 SECRETS = ResourceRef("", "v1", "secrets", "Secret")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "the condition") -> T:
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0,
+                     what: str = "the condition") -> T:
     """Polls an async check until it returns something truthy, and returns that."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -81,7 +82,8 @@ class Env:
     tmp: Path
     pushes: list[tuple[str, ...]] = field(default_factory=list)
 
-    def repo(self, name: str, files: dict[str, str | None], org: str = "team", message: str = "update") -> str:
+    def repo(self, name: str, files: dict[str, str | None], org: str = "team",
+             message: str = "update") -> str:
         """Commits `files` on main (creating the repository); returns the new SHA. Push listeners hear it."""
         self.repos.create(org, name, exist_ok=True)
         return self.repos.commit_files(org, name, files, message=message)
@@ -112,7 +114,8 @@ class Env:
     async def app(self, name: str) -> dict[str, Any]:
         return await self.client.get(APPLICATIONS, name, NS)
 
-    async def get(self, res: ResourceRef, name: str, namespace: str | None = "default") -> dict[str, Any] | None:
+    async def get(self, res: ResourceRef, name: str,
+                  namespace: str | None = "default") -> dict[str, Any] | None:
         try:
             return await self.client.get(res, name, namespace if res.namespaced else None)
         except ApiError as exc:
@@ -139,15 +142,17 @@ class Env:
                                   ) -> dict[str, Any]:
         def ok(app: dict[str, Any]) -> bool:
             st = app.get("status") or {}
-            return (st.get("sync", {}).get("status") == "Synced" and st.get("health", {}).get("status") == "Healthy"
-                    and (revision is None or st["sync"].get("revision") == revision))
+            sync, health = st.get("sync", {}), st.get("health", {})
+            return (sync.get("status") == "Synced" and health.get("status") == "Healthy"
+                    and (revision is None or sync.get("revision") == revision))
         return await self.wait_app(name, ok, timeout, f"{name} Synced/Healthy at {revision}")
 
     async def sync(self, name: str, **sync: Any) -> None:
         patch = {"operation": {"sync": sync, "initiatedBy": {"username": "tester"}}}
         await self.client.patch(APPLICATIONS, name, patch, NS, patch_type="merge")
 
-    async def wait_operation(self, name: str, phase: str = "Succeeded", timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_operation(self, name: str, phase: str = "Succeeded",
+                             timeout: float = 10.0) -> dict[str, Any]:
         def done(app: dict[str, Any]) -> bool:
             state = (app.get("status") or {}).get("operationState") or {}
             return state.get("phase") == phase and "operation" not in app

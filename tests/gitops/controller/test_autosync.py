@@ -9,7 +9,8 @@ from .conftest import CONFIGMAPS, DEPLOYMENTS, Env, configmap, deployment, event
 
 
 async def test_push_triggers_automated_sync_at_once(env: Env) -> None:
-    first = env.repo("auto", {"deploy/app.yaml": manifests(deployment("auto"), configmap("auto-config", a="1"))})
+    files = {"deploy/app.yaml": manifests(deployment("auto"), configmap("auto-config", a="1"))}
+    first = env.repo("auto", files)
     await env.create_app("auto", "auto", "deploy", automated={})
     await env.wait_synced_healthy("auto", first)
     dep = await env.get(DEPLOYMENTS, "auto")
@@ -105,3 +106,20 @@ async def test_removed_file_is_left_out_of_sync_without_prune(env: Env) -> None:
     await env.sync("noprune", prune=True)
     await env.wait_synced_healthy("noprune", sha)
     assert await env.get(CONFIGMAPS, "extra") is None
+
+
+async def test_ignore_differences_and_respect_them_on_sync(env: Env) -> None:
+    sha = env.repo("ignore", {"cm.yaml": manifests(configmap("tuned", a="git", b="git"))})
+    await env.create_app("ignore", "ignore", automated={"selfHeal": True},
+                         sync_options=["RespectIgnoreDifferences=true"],
+                         ignoreDifferences=[{"kind": "ConfigMap", "jsonPointers": ["/data/b"]}])
+    await env.wait_synced_healthy("ignore", sha)
+    await env.client.patch(CONFIGMAPS, "tuned", {"data": {"b": "tuned-live"}}, "default")
+    await asyncio.sleep(0.3)
+    app = await env.app("ignore")
+    assert status(app)["sync"]["status"] == "Synced", "an ignored field does not make the app OutOfSync"
+    # A new commit syncs, and the ignored field keeps its live value.
+    newer = env.repo("ignore", {"cm.yaml": manifests(configmap("tuned", a="git2", b="git"))})
+    await env.wait_synced_healthy("ignore", newer)
+    cm = await env.get(CONFIGMAPS, "tuned")
+    assert cm is not None and cm["data"] == {"a": "git2", "b": "tuned-live"}

@@ -71,7 +71,8 @@ async def test_helm_failure(env: Env) -> None:
     if find_tool("helm") is None:
         pytest.fail("helm is not installed: ./dev installs it into .tools/bin")
     chart = {"chart/Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
-             "chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name\n"}
+             "chart/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+                                        "  name: {{ .Values.name\n"}
     env.repo("helmbad", chart)
     await env.create_app("helmbad", "helmbad", path="chart", automated={})
     app = await env.wait_app("helmbad", comparison_error, timeout=20)

@@ -80,12 +80,14 @@ async def test_client_side_apply_records_last_applied_and_removes_deleted_fields
     assert cm is not None
     assert cm["data"] == {"a": "1"}
     assert cm["metadata"]["labels"] == {"team": "x"}
-    assert '"data":{"a":"1"}' in cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    recorded = cm["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert '"data":{"a":"1"}' in recorded
 
 
 async def test_project_restrictions(env: Env) -> None:
     await env.client.create(APPPROJECTS, {
-        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "narrow", "namespace": NS},
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "narrow", "namespace": NS},
         "spec": {"sourceRepos": ["https://git.idp.test/git/team/*"],
                  "destinations": [{"server": "*", "namespace": "allowed"}],
                  "namespaceResourceBlacklist": [{"group": "", "kind": "Secret"}]}}, NS)
@@ -93,8 +95,8 @@ async def test_project_restrictions(env: Env) -> None:
     await env.create_app("wrongns", "proj", project="narrow", namespace="elsewhere")
     app = await env.wait_app("wrongns", lambda a: status(a).get("conditions"))
     assert status(app)["conditions"][0]["message"] == (
-        "application destination server 'https://kubernetes.default.svc' and namespace 'elsewhere' do not match "
-        "any of the allowed destinations in project 'narrow'")
+        "application destination server 'https://kubernetes.default.svc' and namespace 'elsewhere' do not "
+        "match any of the allowed destinations in project 'narrow'")
     env.repos.create("other", "proj")
     env.repos.commit_files("other", "proj", {"cm.yaml": manifests(configmap("x"))}, message="x")
     body = await env.create_app("wrongrepo", "proj", project="narrow", namespace="allowed")
@@ -104,7 +106,8 @@ async def test_project_restrictions(env: Env) -> None:
     assert status(app)["conditions"][0]["message"] == (
         f"application repo {env.url('proj', org='other')} is not permitted in project 'narrow'")
 
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "forbidden"}, "stringData": {"a": "b"}}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "forbidden"},
+              "stringData": {"a": "b"}}
     env.repo("secrets", {"s.yaml": manifests(secret, configmap("allowed-cm"))})
     await env.create_app("secrets", "secrets", project="narrow", namespace="allowed",
                          sync_options=["CreateNamespace=true"])
@@ -114,7 +117,8 @@ async def test_project_restrictions(env: Env) -> None:
     await env.sync("secrets")
     app = await env.wait_operation("secrets", "Failed")
     assert status(app)["operationState"]["message"] == (
-        "one or more synchronization tasks are not valid: resource :Secret is not permitted in project narrow")
+        "one or more synchronization tasks are not valid: "
+        "resource :Secret is not permitted in project narrow")
     assert await env.get(CONFIGMAPS, "allowed-cm", "allowed") is None
 
 
@@ -143,10 +147,12 @@ async def test_polling_period_from_the_environment(tmp_path: Path, monkeypatch) 
         assert env.gitops.config.poll_seconds == 0.3 and env.gitops.config.poll_jitter == 0.0
         silent = RepoStore(env.repos.root)  # commits without push notifications: only polling notices them
         silent.create("team", "polled")
-        first = silent.commit_files("team", "polled", {"cm.yaml": manifests(configmap("polled", v="1"))}, message="1")
+        first = silent.commit_files("team", "polled", {"cm.yaml": manifests(configmap("polled", v="1"))},
+                                    message="1")
         await env.create_app("polled", "polled", automated={})
         await env.wait_synced_healthy("polled", first)
-        second = silent.commit_files("team", "polled", {"cm.yaml": manifests(configmap("polled", v="2"))}, message="2")
+        second = silent.commit_files("team", "polled", {"cm.yaml": manifests(configmap("polled", v="2"))},
+                                     message="2")
         await env.wait_synced_healthy("polled", second, timeout=5)
     finally:
         await stop_env(env)

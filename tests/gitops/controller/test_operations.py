@@ -76,8 +76,9 @@ async def test_failed_sync_is_retried_with_backoff(env: Env) -> None:
     await env.create_app("retry", "retry")
     await env.wait_app("retry", lambda a: "sync" in status(a))
     started = time.monotonic()
-    await env.client.patch(APPLICATIONS, "retry", {"operation": {
-        "sync": {}, "retry": {"limit": 2, "backoff": {"duration": "100ms", "factor": 2}}}}, NS, patch_type="merge")
+    retry = {"limit": 2, "backoff": {"duration": "100ms", "factor": 2}}
+    await env.client.patch(APPLICATIONS, "retry", {"operation": {"sync": {}, "retry": retry}}, NS,
+                           patch_type="merge")
     app = await env.wait_operation("retry", "Failed", timeout=10)
     state = status(app)["operationState"]
     assert state["retryCount"] == 2

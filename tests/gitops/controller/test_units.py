@@ -1,4 +1,4 @@
-"""Pure parts of the controller: projects, durations and retries, automated sync rules, apply patches, clusters."""
+"""Pure parts of the controller: projects, retries, automated sync rules, apply patches, clusters."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_kind_lists() -> None:
     proj = project(namespaceResourceBlacklist=[{"group": "", "kind": "Secret"}])
     assert not proj.kind_permitted("", "Secret", "s", namespaced=True)
     assert proj.kind_permitted("", "ConfigMap", "c", namespaced=True)
-    assert not proj.kind_permitted("", "Namespace", "n", namespaced=False), "empty cluster whitelist allows none"
+    assert not proj.kind_permitted("", "Namespace", "n", namespaced=False), "an empty cluster whitelist"
     white = project(namespaceResourceWhitelist=[{"group": "apps", "kind": "*"}],
                     clusterResourceWhitelist=[{"group": "", "kind": "Namespace", "name": "team-*"}])
     assert white.kind_permitted("apps", "Deployment", "d", namespaced=True)
@@ -181,7 +181,8 @@ def test_self_heal_syncs_only_drifted_resources_after_backoff() -> None:
 def test_last_applied_annotation_and_three_way_patch() -> None:
     target = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}}
     desired = with_last_applied(target)
-    recorded = json.loads(desired["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+    annotation = desired["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    recorded = json.loads(annotation)
     assert recorded == target
     old = with_last_applied({**target, "data": {"a": "0", "b": "2"}})
     live = {**old, "data": {"a": "0", "b": "2", "c": "server"}, "metadata": {**old["metadata"],
@@ -192,7 +193,8 @@ def test_last_applied_annotation_and_three_way_patch() -> None:
 
 
 def test_three_way_merge_patch_for_custom_resources() -> None:
-    target = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 2}}
+    target = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"},
+              "spec": {"size": 2}}
     old = with_last_applied({**target, "spec": {"size": 1, "color": "red"}})
     live = {**old, "spec": {"size": 1, "color": "red", "owner": "x"}}
     patch, kind = apply_patch(live, with_last_applied(target))
@@ -203,7 +205,8 @@ def test_three_way_merge_patch_for_custom_resources() -> None:
 def test_live_digest_ignores_status_and_bookkeeping() -> None:
     live = {"kind": "Deployment", "metadata": {"name": "d", "resourceVersion": "1", "managedFields": []},
             "spec": {"replicas": 1}, "status": {"readyReplicas": 0}}
-    changed_status = {**live, "metadata": {**live["metadata"], "resourceVersion": "2"}, "status": {"readyReplicas": 1}}
+    changed_status = {**live, "metadata": {**live["metadata"], "resourceVersion": "2"},
+                      "status": {"readyReplicas": 1}}
     assert live_digest(live) == live_digest(changed_status)
     assert live_digest(live) != live_digest({**live, "spec": {"replicas": 2}})
 
@@ -217,8 +220,8 @@ def secret(**string_data: str) -> dict[str, Any]:
 
 def test_cluster_secret() -> None:
     ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n").decode()
-    parsed = parse_cluster_secret(secret(name="prod", server="https://prod:6443/",
-                                         config=json.dumps({"bearerToken": "t", "tlsClientConfig": {"caData": ca}})))
+    config = json.dumps({"bearerToken": "t", "tlsClientConfig": {"caData": ca}})
+    parsed = parse_cluster_secret(secret(name="prod", server="https://prod:6443/", config=config))
     assert (parsed.name, parsed.server, parsed.token) == ("prod", "https://prod:6443", "t")
     with pytest.raises(ValueError, match="tlsClientConfig.caData is required"):
         parse_cluster_secret(secret(server="https://x", config="{}"))
