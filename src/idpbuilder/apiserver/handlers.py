@@ -33,7 +33,7 @@ def _respond(obj: Any, accept: str, status: int = 200, ctx: RequestContext | Non
     return Response(body, status_code=status, media_type=ct, headers=headers)
 
 
-def _context(server: APIServer, request: Request, user: Any) -> RequestContext:
+def _context(request: Request, user: Any) -> RequestContext:
     q = request.query_params
     dry = q.getlist("dryRun")
     if dry and any(d != "All" for d in dry):
@@ -108,15 +108,15 @@ class ResourceHandlers:
         if verb == "watch":
             return self._watch(request, info, rt, accept)
         if verb == "create":
-            ctx = _context(self.server, request, user)
+            ctx = _context(request, user)
             body = decode_body(await self._body(request), request.headers.get("content-type"))
             obj = self.service.create(rt, info.namespace, body, ctx, manager_default=_user_agent_manager(request))
             return _respond(obj, accept, 201, ctx)
         if verb == "update":
-            ctx = _context(self.server, request, user)
+            ctx = _context(request, user)
             body = decode_body(await self._body(request), request.headers.get("content-type"))
             if info.subresource == "finalize" and rt.plural == "namespaces":
-                obj, created = self.service.update(rt, "", info.name, body, ctx, subresource="finalize",
+                obj, _ = self.service.update(rt, "", info.name, body, ctx, subresource="finalize",
                                                    manager_default=_user_agent_manager(request))
                 return _respond(obj, accept, 200, ctx)
             obj, created = self.service.update(rt, info.namespace, info.name, body, ctx,
@@ -124,7 +124,7 @@ class ResourceHandlers:
                                                manager_default=_user_agent_manager(request))
             return _respond(obj, accept, 201 if created else 200, ctx)
         if verb == "patch":
-            ctx = _context(self.server, request, user)
+            ctx = _context(request, user)
             ptype = media_type(request.headers.get("content-type"))
             if ptype not in PATCH_TYPES:
                 raise errors.unsupported_media_type(ptype)
@@ -134,12 +134,12 @@ class ResourceHandlers:
                                               force=parse_bool(request.query_params.get("force")))
             return _respond(obj, accept, 201 if created else 200, ctx)
         if verb == "delete":
-            ctx = _context(self.server, request, user)
+            ctx = _context(request, user)
             raw = await self._body(request)
             options = DeleteOptions.from_body(decode_body(raw, request.headers.get("content-type"))
                                               if raw.strip() else None, dict(request.query_params))
-            obj, finished = self.service.delete(rt, info.namespace, info.name, options, ctx)
-            return _respond(obj, accept, 200 if finished else 200, ctx)
+            obj, _finished = self.service.delete(rt, info.namespace, info.name, options, ctx)
+            return _respond(obj, accept, 200, ctx)
         if verb == "deletecollection":
             return await self._delete_collection(request, info, rt, user, accept)
         raise errors.method_not_supported(rt.plural, request.method)
@@ -269,7 +269,7 @@ class ResourceHandlers:
 
     async def _delete_collection(self, request: Request, info: RequestInfo, rt: ResourceType, user: Any,
                                  accept: str) -> Response:
-        ctx = _context(self.server, request, user)
+        ctx = _context(request, user)
         raw = await self._body(request)
         options = DeleteOptions.from_body(decode_body(raw, request.headers.get("content-type"))
                                           if raw.strip() else None, dict(request.query_params))
@@ -307,7 +307,7 @@ class ResourceHandlers:
         obj = self.service.get(rt, info.namespace, info.name)
         if info.verb == "get":
             return _respond(scale_of(rt, obj), accept)
-        ctx = _context(self.server, request, user)
+        ctx = _context(request, user)
         body = decode_body(await self._body(request), request.headers.get("content-type"))
         current_scale = scale_of(rt, obj)
         if info.verb == "update":

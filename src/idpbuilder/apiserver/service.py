@@ -590,13 +590,15 @@ def _predicate(labels: LabelSelector, fields: FieldSelector) -> Callable[[Entry]
     if labels.empty and fields.empty:
         return None
     name = fields.exact("metadata.name")
+    # Cheap prefilter on the stored bytes before parsing: the name must appear as a JSON value.
+    name_needle = b'"name":' + orjson.dumps(name) if name is not None else None
 
     def match(entry: Entry) -> bool:
         if not labels.empty and not labels.matches(entry.labels):
             return False
         if fields.empty:
             return True
-        if name is not None and f'"name":{orjson.dumps(name).decode()}' not in entry.raw.decode():
+        if name_needle is not None and name_needle not in entry.raw:
             return False
         return fields.matches(orjson.loads(entry.raw))
 

@@ -236,54 +236,19 @@ def _limit_consistency(parsed: dict[str, dict[str, Quantity]], p: str) -> list[C
         mn, mx = parsed["min"].get(n), parsed["max"].get(n)
         dflt, req = parsed.get("default", {}).get(n), parsed.get("defaultRequest", {}).get(n)
         ratio = parsed["maxLimitRequestRatio"].get(n)
-        if mn and mx and mn.value > mx.value:
-            causes.append(
-                invalid(
-                    key(child(p, "min"), n),
-                    _go_quantity(mn),
-                    f"min value {mn} is greater than max value {mx}",
-                )
-            )
-        if req and mn and mn.value > req.value:
-            causes.append(
-                invalid(
-                    key(child(p, "defaultRequest"), n),
-                    _go_quantity(req),
-                    f"min value {mn} is greater than default request value {req}",
-                )
-            )
-        if req and mx and req.value > mx.value:
-            causes.append(
-                invalid(
-                    key(child(p, "defaultRequest"), n),
-                    _go_quantity(req),
-                    f"default request value {req} is greater than max value {mx}",
-                )
-            )
-        if req and dflt and req.value > dflt.value:
-            causes.append(
-                invalid(
-                    key(child(p, "defaultRequest"), n),
-                    _go_quantity(req),
-                    f"default request value {req} is greater than default limit value {dflt}",
-                )
-            )
-        if dflt and mn and mn.value > dflt.value:
-            causes.append(
-                invalid(
-                    key(child(p, "default"), n),
-                    _go_quantity(mn),
-                    f"min value {mn} is greater than default value {dflt}",
-                )
-            )
-        if dflt and mx and dflt.value > mx.value:
-            causes.append(
-                invalid(
-                    key(child(p, "default"), n),
-                    _go_quantity(mx),
-                    f"default value {dflt} is greater than max value {mx}",
-                )
-            )
+        # (smaller, larger, field reported, value reported, message): upstream's order and wording.
+        ordered = (
+            (mn, mx, "min", mn, f"min value {mn} is greater than max value {mx}"),
+            (mn, req, "defaultRequest", req, f"min value {mn} is greater than default request value {req}"),
+            (req, mx, "defaultRequest", req, f"default request value {req} is greater than max value {mx}"),
+            (req, dflt, "defaultRequest", req,
+             f"default request value {req} is greater than default limit value {dflt}"),
+            (mn, dflt, "default", mn, f"min value {mn} is greater than default value {dflt}"),
+            (dflt, mx, "default", mx, f"default value {dflt} is greater than max value {mx}"),
+        )
+        for low, high, field, shown, message in ordered:
+            if low and high and low.value > high.value:
+                causes.append(invalid(key(child(p, field), n), _go_quantity(shown), message))
         if ratio and ratio.value < 1:
             causes.append(
                 invalid(
