@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..gitserver.fetch import Snapshot
 from .sources import SourceError, SourceFetcher, render_source, source_type
-from .sources.fetch import Snapshot
 
 
 class RenderError(Exception):

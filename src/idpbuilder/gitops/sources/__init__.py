@@ -1,7 +1,7 @@
 """Manifest sources of GitOps applications: git fetch, then directory, Kustomize or Helm rendering."""
 
+from ...gitserver.fetch import Entry, Snapshot, SourceError, SourceFetcher
 from .directory import flatten_lists, glob_match, parse_manifests, render_directory
-from .fetch import Entry, Snapshot, SourceError, SourceFetcher
 from .helm import render_helm
 from .kustomize import render_kustomize
 from .render import DIRECTORY, HELM, KUSTOMIZE, RenderResult, render_source, render_sources, source_type

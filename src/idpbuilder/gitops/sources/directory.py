@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .fetch import Snapshot, SourceError
+from ...gitserver.fetch import Snapshot, SourceError
 
 MANIFEST_FILE = re.compile(r".*\.(yaml|yml|json|jsonnet)\Z", re.DOTALL)
 SKIP_MARKER = b"+argocd:skip-file-rendering"

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ...gitserver.fetch import SourceError
 from .directory import split_yaml
-from .fetch import SourceError
 from .tools import find_tool, run_tool
 
 DEFAULT_KUBE_VERSION = "1.32.0"

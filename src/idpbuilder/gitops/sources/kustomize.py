@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from ...gitserver.fetch import SourceError
 from .directory import ManifestLoader, split_yaml
-from .fetch import SourceError
 from .tools import find_tool, run_tool
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...gitserver.fetch import Snapshot, SourceError, SourceFetcher
 from .directory import flatten_lists, render_directory
-from .fetch import Snapshot, SourceError, SourceFetcher
 from .helm import render_helm
 from .kustomize import KUSTOMIZATION_FILES, render_kustomize
 from .tools import envsubst

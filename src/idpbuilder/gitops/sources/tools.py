@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .fetch import SourceError
+from ...gitserver.fetch import SourceError
 
 PROJECT_TOOLS = Path(__file__).resolve().parents[4] / ".tools" / "bin"
 TIMEOUT_SECONDS = 90.0  # Argo CD's default exec timeout for config management tools

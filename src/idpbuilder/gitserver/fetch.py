@@ -26,7 +26,7 @@ from dulwich.errors import GitProtocolError, NotGitRepository
 from dulwich.objects import Blob, Commit, Tag, Tree
 from dulwich.repo import Repo
 
-from ...gitserver.repos import RepoStore, name_causes
+from .repos import RepoStore, name_causes
 
 REMOTE_SCHEMES = ("http", "https", "file")
 COMMIT_SHA = re.compile(r"[0-9a-fA-F]{40}\Z")

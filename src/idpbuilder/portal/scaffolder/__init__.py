@@ -1,0 +1,1 @@
+"""Backstage's scaffolder: software templates, `${{ }}` templating, actions, tasks."""
