@@ -243,8 +243,8 @@ class SyncStep:
     def _store(self, plan: Plan, results: Mapping[str, TaskResult]) -> None:
         sync_result = self.state.setdefault("syncResult", self._new_result())
         sync_result["revision"] = self.revision
-        previous = {_result_key(e): e for e in sync_result.get("resources") or () if isinstance(e, dict)}
-        entries: dict[str, dict[str, Any]] = {}
+        # Entries keep the order in which their tasks first ran, over every pass of the operation.
+        entries = {_result_key(e): e for e in sync_result.get("resources") or () if isinstance(e, dict)}
         for task in plan.tasks:
             result = results.get(task.key)
             if result is None:
@@ -255,8 +255,6 @@ class SyncStep:
             if task.hook_type:
                 entry["hookType"] = task.hook_type
             entries[task.key] = {k: v for k, v in entry.items() if v not in ("", None)}
-        for key, entry in previous.items():
-            entries.setdefault(key, entry)
         sync_result["resources"] = list(entries.values())
 
     # ---- writes

@@ -95,19 +95,36 @@ class Watcher:
 
 
 class WatchHub:
-    """Keeps the recent events and fans new ones out to the registered watchers."""
+    """Keeps the recent events and fans new ones out to the registered watchers.
 
-    def __init__(self, window: int = 50000) -> None:
-        self.history: deque[Event] = deque(maxlen=window)
+    The history is bounded by event count and by bytes (object JSON, with the previous version kept for
+    selector transitions), whichever is reached first: a burst of large objects must not grow the
+    process without limit. A watch resuming from before the window gets 410 Expired and relists.
+    """
+
+    def __init__(self, window: int = 50000, max_bytes: int = 48 * 1024 * 1024) -> None:
+        self.history: deque[Event] = deque()
+        self.window = window
+        self.max_bytes = max_bytes
+        self.history_bytes = 0
         self._watchers: dict[GroupResource, set[Watcher]] = {}
         self.compacted_rv = 0  # events at or below this resourceVersion are no longer in history
 
+    @staticmethod
+    def _size(ev: Event) -> int:
+        return len(ev.raw) + (len(ev.prev_raw) if ev.prev_raw is not None else 0) + 200
+
     def publish(self, ev: Event) -> None:
-        if len(self.history) == self.history.maxlen:
-            self.compacted_rv = self.history[0].rv
         self.history.append(ev)
+        self.history_bytes += self._size(ev)
+        while len(self.history) > self.window or (self.history_bytes > self.max_bytes and len(self.history) > 1):
+            old = self.history.popleft()
+            self.history_bytes -= self._size(old)
+            self.compacted_rv = old.rv
         for w in tuple(self._watchers.get(ev.gr, ())):
             w.offer(ev)
+        # Parsed forms were only needed for the selectors above; the history keeps the bytes alone.
+        ev._obj = ev._prev = None
 
     def since(self, gr: GroupResource, rv: int) -> Iterable[Event]:
         """Events for gr after rv, oldest first (caller checks `rv >= compacted_rv` first)."""
