@@ -54,7 +54,7 @@ def test_two_replicas_against_one_cluster_share_one_lease(platform, tmp_path):
             report = json.loads(idp("status", "--data-dir", str(data), "-o", "json").stdout)
             assert report["healthy"], report
             # Components that need the embedded plane (simulated node, git server) stay out.
-            assert [c["component"] for c in report["components"]] == ["controller-manager", "compose", "provider-sql"]
+            assert [c["component"] for c in report["components"]] == ["controller-manager", "compose", "provider-sql", "gitops"]
         # Our CRDs were installed in the target cluster.
         crds = platform.kubectl("get", "crd", "-o", "name").stdout
         assert "customresourcedefinition.apiextensions.k8s.io/compositeresourcedefinitions." \
@@ -72,3 +72,4 @@ def test_two_replicas_against_one_cluster_share_one_lease(platform, tmp_path):
 def test_missing_kubeconfig_is_a_clear_error(tmp_path):
     result = idp("up", "--data-dir", str(tmp_path / "d"), "--kubeconfig", str(tmp_path / "nope.yaml"), check=False)
     assert result.returncode == 2 and "no such file" in result.stderr
+

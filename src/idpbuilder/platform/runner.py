@@ -147,11 +147,13 @@ def prepare_remote(data_dir: Path, host: str, port: int, target: Target) -> tupl
     client = RemoteClient.from_kubeconfig(str(target.kubeconfig), context=target.context,
                                           default_manager="idpbuilder")
     election = LeaderElection(client, "idpbuilder-controller-manager", namespace="kube-system")
-    platform = Platform(client, [c for c in default_components() if not c.embedded_only],
+    gitops = GitOps(fetch_cache_dir=data_dir / "gitops")  # no embedded git server: remote repositories only
+    platform = Platform(client, [*(c for c in default_components() if not c.embedded_only), gitops],
                         leader_election=election)
     app = StatusApp(TokenAuthority(data_dir))
     app.on_startup.append(platform.start)
     app.on_shutdown.append(client.close)  # hooks run in reverse: the platform releases its lease first
+    app.on_shutdown.append(gitops.close)
     app.on_shutdown.append(platform.stop)
     app.health_checks.update(platform.health_checks())
     app.metrics_sources.append(lambda: render(platform.registry)[0])
