@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ..compose import ComposeError, render
+from ..compose import ComposeError, grpcfn, render
 from ..compose.render import ANNOTATION_RESOURCE_NAME
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -89,6 +89,23 @@ def _observed(path: str) -> dict[str, dict[str, Any]]:
     return out
 
 
+_FUNCTION_API_VERSIONS = ("pkg.crossplane.io/v1", "pkg.crossplane.io/v1beta1")
+
+
+def _functions(path: str) -> list[dict[str, Any]]:
+    """The Functions of a functions file, and the Secrets their TLS annotations may name."""
+    try:
+        objects = load_objects(path)
+    except LoadError as e:
+        raise LoadError(f"cannot load functions from {path!r}: {e}") from None
+    for o in objects:
+        is_function = o.get("kind") == "Function" and o.get("apiVersion") in _FUNCTION_API_VERSIONS
+        if not is_function and (o.get("apiVersion"), o.get("kind")) != ("v1", "Secret"):
+            raise LoadError(f"cannot load functions from {path!r}: not a function: "
+                            f"{o.get('kind')}/{(o.get('metadata') or {}).get('name', '')}")
+    return objects
+
+
 def _dump(obj: dict[str, Any]) -> str:
     return "---\n" + yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
@@ -97,12 +114,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     try:
         xr = _one(args.composite_resource, "composite resource")
         comp = _one(args.composition, "Composition")
-        functions = None
-        if args.functions:
-            try:
-                functions = load_objects(args.functions)
-            except LoadError as e:
-                raise LoadError(f"cannot load functions from {args.functions!r}: {e}") from None
+        functions = _functions(args.functions) if args.functions else None
         observed = _observed(args.observed_resources) if args.observed_resources else None
         extra = None
         if args.extra_resources:
@@ -117,6 +129,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     except ComposeError as e:
         print(f"idp: error: cannot render composite resource: {e}", file=sys.stderr)
         return 1
+    finally:
+        grpcfn.close_channels()
     out = result.xr
     if args.include_full_xr:
         out = {**out, "spec": xr.get("spec"), "metadata": xr.get("metadata")}
@@ -134,7 +148,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("composite_resource", metavar="XR", help="YAML file with the composite resource")
     parser.add_argument("composition", metavar="COMPOSITION", help="YAML file with the Composition")
     parser.add_argument("functions", metavar="FUNCTIONS", nargs="?",
-                        help="YAML file or directory with the Functions a pipeline uses")
+                        help="YAML file or directory with the Functions a pipeline uses; a Function annotated "
+                             "render.crossplane.io/runtime: Development is called over gRPC at its "
+                             "render.crossplane.io/runtime-development-target (default localhost:9443)")
     parser.add_argument("-o", "--observed-resources", metavar="PATH",
                         help="YAML file or directory with observed composed resources")
     parser.add_argument("-e", "--extra-resources", metavar="PATH",

@@ -11,11 +11,13 @@ from typing import Any
 from ..client.base import ResourceRef
 
 GROUP = "apiextensions.crossplane.io"
+PKG_GROUP = "pkg.crossplane.io"
 
 XRDS = ResourceRef(GROUP, "v1", "compositeresourcedefinitions", "CompositeResourceDefinition", namespaced=False)
 COMPOSITIONS = ResourceRef(GROUP, "v1", "compositions", "Composition", namespaced=False)
 COMPOSITION_REVISIONS = ResourceRef(GROUP, "v1", "compositionrevisions", "CompositionRevision", namespaced=False)
 ENVIRONMENT_CONFIGS = ResourceRef(GROUP, "v1beta1", "environmentconfigs", "EnvironmentConfig", namespaced=False)
+FUNCTIONS = ResourceRef(PKG_GROUP, "v1", "functions", "Function", namespaced=False)
 CRDS = ResourceRef("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
                    namespaced=False)
 SECRETS = ResourceRef("", "v1", "secrets", "Secret")
@@ -42,16 +44,17 @@ def _version(name: str, *, storage: bool, columns: list[dict[str, Any]], status:
     return version
 
 
-def _crd(res: ResourceRef, short_names: list[str], versions: list[dict[str, Any]]) -> dict[str, Any]:
+def _crd(res: ResourceRef, short_names: list[str], versions: list[dict[str, Any]],
+         categories: tuple[str, ...] = ("crossplane",)) -> dict[str, Any]:
     kind = res.kind
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{res.plural}.{GROUP}",
+        "metadata": {"name": f"{res.plural}.{res.group}",
                      "labels": {"app.kubernetes.io/part-of": "crossplane"}},
-        "spec": {"group": GROUP, "scope": "Cluster",
+        "spec": {"group": res.group, "scope": "Cluster",
                  "names": {"plural": res.plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List",
-                           "shortNames": short_names, "categories": ["crossplane"]},
+                           "shortNames": short_names, "categories": list(categories)},
                  "versions": versions},
     }
 
@@ -83,5 +86,14 @@ def environment_config_crd() -> dict[str, Any]:
                  _version("v1alpha1", storage=False, columns=[], status=False, top_level=("data",))])
 
 
+def function_crd() -> dict[str, Any]:
+    """`pkg.crossplane.io` Functions: where a pipeline step's `functionRef.name` runs (see `grpcfn`)."""
+    columns = [_condition("INSTALLED", "Installed"), _condition("HEALTHY", "Healthy"),
+               {"name": "PACKAGE", "type": "string", "jsonPath": ".spec.package"}]
+    return _crd(FUNCTIONS, [], [_version("v1", storage=True, columns=columns, status=True),
+                                _version("v1beta1", storage=False, columns=columns, status=True)],
+                categories=("crossplane", "pkg"))
+
+
 def compose_crds() -> list[dict[str, Any]]:
-    return [xrd_crd(), composition_crd(), composition_revision_crd(), environment_config_crd()]
+    return [xrd_crd(), composition_crd(), composition_revision_crd(), environment_config_crd(), function_crd()]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ptfn
+from . import grpcfn, ptfn
 from .fieldpath import ComposeError, to_valid_json
 from .patches import FieldError, validate_resources
 from .readiness import DEFAULT_CHECKS
@@ -215,22 +215,20 @@ def _run_native(xr: dict[str, Any], spec: dict[str, Any], state: dict[str, dict[
 
 
 def _resolve_function(name: str, functions: Sequence[dict[str, Any]] | Mapping[str, FunctionFn] | None) -> FunctionFn:
-    if isinstance(functions, Mapping) and name in functions:
-        return functions[name]
+    """In-process functions registered by name win; then the caller's mapping, or its Function objects
+    (a Development-runtime Function is called over gRPC, see `grpcfn`); then the built-in P&T."""
     if name in _registry:
         return _registry[name]
+    if isinstance(functions, Mapping) and name in functions:
+        return functions[name]
     if isinstance(functions, Mapping) or functions is None:
         if name == PATCH_AND_TRANSFORM:
             return ptfn.run
         raise ComposeError(f'unknown Function "{name}" - does it exist in your Functions file?')
-    declared = [f for f in functions if (f.get("metadata") or {}).get("name") == name]
+    declared = [f for f in functions if f.get("kind") == "Function" and (f.get("metadata") or {}).get("name") == name]
     if not declared:
         raise ComposeError(f'unknown Function "{name}" - does it exist in your Functions file?')
-    package = str((declared[0].get("spec") or {}).get("package") or "")
-    if PATCH_AND_TRANSFORM in package or (not package and name == PATCH_AND_TRANSFORM):
-        return ptfn.run
-    raise ComposeError(f'Function "{name}" (package "{package}") is not built in and no in-process function is '
-                       "registered under that name; running external Functions over gRPC is not supported yet")
+    return grpcfn.runner_for(declared[0], grpcfn.tls_secret_in(declared[0], functions))
 
 
 def _matches(obj: dict[str, Any], selector: dict[str, Any]) -> bool:

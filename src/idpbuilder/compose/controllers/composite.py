@@ -8,6 +8,7 @@ reference to the XR, so the garbage collector removes them when the XR goes.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import secrets
@@ -17,9 +18,17 @@ from typing import Any
 from ...client.base import ResourceClient, ResourceRef
 from ...core.errors import ApiError
 from ...runtime.api import ObjectKey, Result
-from ..crds import COMPOSITIONS, SECRETS, XRDS
+from .. import grpcfn
+from ..crds import COMPOSITIONS, FUNCTIONS, SECRETS, XRDS
 from ..fieldpath import ComposeError
-from ..render import ANNOTATION_RESOURCE_NAME, LABEL_COMPOSITE, RenderResult, render
+from ..render import (
+    ANNOTATION_RESOURCE_NAME,
+    LABEL_COMPOSITE,
+    PATCH_AND_TRANSFORM,
+    FunctionFn,
+    RenderResult,
+    render,
+)
 from ..xrd import LEGACY_CLUSTER
 from .conditions import REASON_ERROR, REASON_SUCCESS, condition, merge_conditions
 
@@ -73,9 +82,15 @@ class CompositeReconciler:
             await self._write_status(xr, [condition("Synced", "False", REASON_ERROR, exc.message)])
             return Result(requeue_after=30.0)
         comp_name = comp["metadata"]["name"]
+        functions = await self._functions(comp)
         observed = await self._observed(xr)
+        state = {n: o for n, (o, _) in observed.items()}
         try:
-            result = render(xr, comp, observed={n: o for n, (o, _) in observed.items()})
+            if any(grpcfn.is_remote(f) for f in functions.values()):
+                # a gRPC call may take seconds: keep the event loop (and an embedded API server) serving
+                result = await asyncio.to_thread(render, xr, comp, observed=state, functions=functions)
+            else:
+                result = render(xr, comp, observed=state, functions=functions)
         except ComposeError as exc:
             msg = f'cannot compose resources with Composition "{comp_name}": {exc.message}'
             await self._set_refs(xr, comp_name, None)
@@ -96,8 +111,10 @@ class CompositeReconciler:
                             f'Composition "{comp_name}": ' + "; ".join(problems)))
         ready = next((c for c in result.conditions if c["type"] == "Ready"), None)
         ready = condition("Ready", ready["status"], ready["reason"], ready.get("message", "")) if ready else None
+        custom = [condition(c["type"], c["status"], c["reason"], c.get("message", "")) for c in result.conditions
+                  if c["type"] not in ("Synced", "Ready")]
         extra = {k: v for k, v in (result.xr.get("status") or {}).items() if k != "conditions"}
-        await self._write_status(xr, [synced, *([ready] if ready else [])], extra)
+        await self._write_status(xr, [synced, *([ready] if ready else []), *custom], extra)
         if problems or (ready and ready["status"] != "True"):
             return Result(requeue_after=UNREADY_POLL_SECONDS)
         return None
@@ -125,6 +142,23 @@ class CompositeReconciler:
         if not matching:
             raise ComposeError("no compatible Compositions found")
         return matching[0]
+
+    async def _functions(self, comp: dict[str, Any]) -> dict[str, FunctionFn]:
+        """The functions of the pipeline's steps, found through the `pkg.crossplane.io` Function objects."""
+        out: dict[str, FunctionFn] = {}
+        names = {(step.get("functionRef") or {}).get("name") or ""
+                 for step in (comp.get("spec") or {}).get("pipeline") or []}
+        for name in sorted(names):
+            fn = await self._get(FUNCTIONS, name) if name else None
+            if fn is None:
+                if name != PATCH_AND_TRANSFORM:  # built in, whether installed or not
+                    out[name] = grpcfn.failing(ComposeError(
+                        f'cannot get Function "{name}": functions.{FUNCTIONS.group} "{name}" not found'))
+                continue
+            ref = grpcfn.tls_secret_ref(fn)
+            secret = await self._get(SECRETS, ref[1], ref[0]) if ref else None
+            out[name] = grpcfn.resolve(fn, secret)
+        return out
 
     # ---- observed and desired composed resources
 
