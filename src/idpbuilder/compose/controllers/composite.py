@@ -84,7 +84,8 @@ class CompositeReconciler:
         comp_name = comp["metadata"]["name"]
         functions = await self._functions(comp)
         observed = await self._observed(xr)
-        state = {n: o for n, (o, _) in observed.items()}
+        state = {n: {"resource": o, "connectionDetails": await self._connection_details(o)}
+                 for n, (o, _) in observed.items()}
         try:
             if any(grpcfn.is_remote(f) for f in functions.values()):
                 # a gRPC call may take seconds: keep the event loop (and an embedded API server) serving
@@ -172,6 +173,21 @@ class CompositeReconciler:
             name = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RESOURCE_NAME)
             if name:
                 out[name] = (obj, ref)
+        return out
+
+    async def _connection_details(self, obj: dict[str, Any]) -> dict[str, bytes]:
+        """The connection secret a composed resource wrote (`FromConnectionSecretKey` reads it), if any."""
+        ref = (obj.get("spec") or {}).get("writeConnectionSecretToRef") or {}
+        namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace")
+        if not ref.get("name") or not namespace:
+            return {}
+        secret = await self._get(SECRETS, ref["name"], namespace)
+        out: dict[str, bytes] = {}
+        for key, value in ((secret or {}).get("data") or {}).items():
+            try:
+                out[key] = base64.b64decode(value)
+            except (ValueError, TypeError):
+                continue
         return out
 
     async def _get_ref(self, ref: dict[str, Any]) -> dict[str, Any] | None:
