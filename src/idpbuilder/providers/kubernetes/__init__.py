@@ -1,0 +1,5 @@
+"""provider-kubernetes: `Object` managed resources (`kubernetes.crossplane.io`) holding any Kubernetes manifest."""
+
+from .component import KubernetesProvider
+
+__all__ = ["KubernetesProvider"]
