@@ -89,6 +89,13 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.manager.stop()
+        for component in self.components:
+            close = getattr(component, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # one component's failed cleanup must not keep the others open
+                    log.warning("closing component %s failed", component.name, exc_info=True)
 
     def health_checks(self) -> dict[str, Callable[[], tuple[bool, str]]]:
         checks: dict[str, Callable[[], tuple[bool, str]]] = {"controller-manager": self._manager_health}

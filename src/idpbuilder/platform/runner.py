@@ -98,7 +98,6 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
                         [*default_components(), git, gitops])
     git.add_webhook_listener(_refresh_apps_of(gitops, platform))
     server.on_startup.append(platform.start)
-    server.on_shutdown.append(gitops.close)
     server.on_shutdown.append(platform.stop)
     server.health_checks.update(platform.health_checks())
     server.metrics_sources.append(lambda: render(platform.registry)[0])
@@ -153,7 +152,6 @@ def prepare_remote(data_dir: Path, host: str, port: int, target: Target) -> tupl
     app = StatusApp(TokenAuthority(data_dir))
     app.on_startup.append(platform.start)
     app.on_shutdown.append(client.close)  # hooks run in reverse: the platform releases its lease first
-    app.on_shutdown.append(gitops.close)
     app.on_shutdown.append(platform.stop)
     app.health_checks.update(platform.health_checks())
     app.metrics_sources.append(lambda: render(platform.registry)[0])
