@@ -37,6 +37,12 @@ class UrlReadError(Exception):
 
 
 @dataclass(frozen=True)
+class TreeFile:
+    data: bytes
+    executable: bool = False
+
+
+@dataclass(frozen=True)
 class GitLocation:
     repo_url: str
     ref: str
@@ -78,8 +84,10 @@ def resolve_url(base: str, relative: str) -> str:
     if urlsplit(relative).scheme:
         return relative
     if base.startswith("file:") or base.startswith("/"):
-        base_path = Path(base.removeprefix("file://").removeprefix("file:"))
-        return "file://" + posixpath.normpath(posixpath.join(str(base_path), relative))
+        base_path = base.removeprefix("file://").removeprefix("file:")
+        # As `new URL` does: a base without a trailing slash names a file, so resolve against its directory.
+        base_dir = base_path if base_path.endswith("/") else posixpath.dirname(base_path)
+        return "file://" + posixpath.normpath(posixpath.join(base_dir, relative))
     return urljoin(base, relative)
 
 
@@ -139,15 +147,19 @@ class UrlReader:
 
     def read_tree(self, url: str) -> dict[str, bytes]:
         """Every file under the directory `url` names, by path relative to it (`/`-separated)."""
-        files: dict[str, bytes] = {}
+        return {rel: f.data for rel, f in self.read_tree_files(url).items()}
+
+    def read_tree_files(self, url: str) -> dict[str, TreeFile]:
+        """Like `read_tree`, with each file's executable bit."""
+        files: dict[str, TreeFile] = {}
         total = 0
 
-        def add(rel: str, data: bytes) -> None:
+        def add(rel: str, data: bytes, executable: bool = False) -> None:
             nonlocal total
             total += len(data)
             if len(files) >= MAX_TREE_FILES or total > MAX_TREE_BYTES:
                 raise UrlReadError(f"{url} has more than {MAX_TREE_FILES} files or {MAX_TREE_BYTES} bytes")
-            files[rel] = data
+            files[rel] = TreeFile(data, executable)
 
         if self._is_file(url):
             root = self._file_path(url)
@@ -159,7 +171,7 @@ class UrlReader:
                     if root not in target.parents:
                         raise UrlReadError(f"{path} links outside {url}")
                 if path.is_file():
-                    add(path.relative_to(root).as_posix(), path.read_bytes())
+                    add(path.relative_to(root).as_posix(), path.read_bytes(), bool(path.stat().st_mode & 0o100))
             return files
         loc, snap = self._snapshot(url)
         with snap:
@@ -170,7 +182,7 @@ class UrlReader:
             prefix = f"{loc.path.rstrip('/')}/" if loc.path else ""
             for entry in entries:
                 if entry.is_file:
-                    add(entry.path[len(prefix):], snap.read(entry.path))
+                    add(entry.path[len(prefix):], snap.read(entry.path), bool(entry.mode & 0o100))
         return files
 
     @staticmethod
