@@ -14,6 +14,7 @@ from .diff import add_parser as add_diff_parser
 from .health import add_parser as add_health_parser
 from .render import add_parser as add_render_parser
 from .repo import add_parser as add_repo_parser
+from .template import add_parser as add_template_parser
 from .trace import add_parser as add_trace_parser
 from .xrd import add_parser as add_xrd_parsers
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalog_parser(sub)
     add_render_parser(sub)
     add_trace_parser(sub)
+    add_template_parser(sub)
     add_app_parser(sub)
     add_diff_parser(sub)
     return parser
