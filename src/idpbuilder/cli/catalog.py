@@ -12,6 +12,7 @@ from typing import Any
 from ..portal.catalog.model import validate_entity
 from ..portal.catalog.parse import CatalogDocument, parse_catalog_yaml, read_catalog_file
 from ..portal.catalog.refs import entity_ref
+from .catalog_api import add_commands
 
 
 @dataclass
@@ -89,7 +90,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register `catalog` (with `validate`) on an `argparse` subparsers object."""
+    """Register `catalog` (offline `validate`; list/get/register/unregister/refresh against the platform) on an `argparse` subparsers object."""
     parser = subparsers.add_parser("catalog", help="work with Backstage software catalog entities")
     commands = parser.add_subparsers(dest="catalog_command", required=True)
     validate = commands.add_parser(
@@ -101,6 +102,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", metavar="FILE", help="multi-document YAML; - reads standard input")
     validate.add_argument("-o", "--output", choices=["text", "json"], default="text")
     validate.set_defaults(func=cmd_validate)
+    add_commands(commands)
     return parser
 
 
