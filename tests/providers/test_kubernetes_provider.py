@@ -30,8 +30,8 @@ from idpbuilder.platform.pki import ensure_tls
 from idpbuilder.platform.platform import Platform
 from idpbuilder.providers.kubernetes import KubernetesProvider
 from idpbuilder.providers.kubernetes.crds import OBJECTS, PROVIDER_CONFIGS
-from idpbuilder.providers.kubernetes.reconciler import merge_diff, readiness
-from idpbuilder.providers.managed import EXTERNAL_NAME
+from idpbuilder.providers.kubernetes.readiness import readiness
+from idpbuilder.providers.managed import EXTERNAL_NAME, merge_diff
 from idpbuilder.runtime.simnode import SimulatedNodeConfig
 from tests.conftest import free_port
 

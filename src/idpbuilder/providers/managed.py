@@ -5,6 +5,12 @@ the external resource); `ManagedReconciler` does the rest: the finalizer, the `c
 annotation, management and deletion policies, the connection secret, the `Synced` and `Ready` conditions,
 polling for drift, and retrying failures with backoff.
 
+Hooks for providers, so none needs to override private steps:
+- `Observation.ready` (with `unready_reason`/`unready_message`): an existing, synced resource that is not
+  usable yet is `Ready=False` and observed again after `unready_poll` rather than the poll interval.
+- `status.atProvider` is replaced by each observation: keys gone from it are removed from the status.
+- `on_finalizer_ensured` / `on_finalizer_removing`: side effects that live as long as the MR's finalizer.
+
 An external resource that already exists is only adopted when the MR names it explicitly with the
 external-name annotation: a bare MR never takes over something it did not create.
 """
@@ -14,7 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -51,6 +57,17 @@ class Observation:
     # spec.forProvider fields the MR leaves unset, filled from the external resource (LateInitialize).
     late_init: dict[str, Any] | None = None
     diff: str = ""
+    # False while the resource exists but cannot be used yet (e.g. still starting): Ready=False with this
+    # reason and message instead of Ready=True/Available.
+    ready: bool = True
+    unready_reason: str = "Unavailable"
+    unready_message: str = ""
+
+    def ready_condition(self) -> dict[str, Any]:
+        """The `Ready` condition of an MR whose resource exists and is synced."""
+        if self.ready:
+            return condition("Ready", True, "Available")
+        return condition("Ready", False, self.unready_reason, self.unready_message)
 
 
 @dataclass
@@ -117,10 +134,27 @@ def parse_duration(text: str) -> float | None:
 
 
 def condition(type_: str, status: bool, reason: str, message: str = "") -> dict[str, Any]:
+    """A condition without its lastTransitionTime (set when it is written)."""
     cond = {"type": type_, "status": "True" if status else "False", "reason": reason}
     if message:
         cond["message"] = message
     return cond
+
+
+def merge_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch that turns `old` into `new`; a null in `new` counts as an absent key."""
+    out: dict[str, Any] = {key: None for key, value in old.items() if value is not None and new.get(key) is None}
+    for key, value in new.items():
+        if value is None:
+            continue
+        before = old.get(key)
+        if isinstance(value, dict):
+            nested = merge_diff(before if isinstance(before, dict) else {}, value)
+            if nested or not isinstance(before, dict):
+                out[key] = nested
+        elif before != value:
+            out[key] = value
+    return out
 
 
 class ReconcileFailure(Exception):
@@ -131,12 +165,13 @@ class ManagedReconciler:
     """Reconciles one kind of MR against the external system its `Connector` reaches."""
 
     def __init__(self, client: ResourceClient, resource_ref: ResourceRef, connector: Connector, *,
-                 poll_interval: float = 60.0, backoff_base: float = 0.5, guard_adoption: bool = True,
-                 field_manager: str = FIELD_MANAGER) -> None:
+                 poll_interval: float = 60.0, unready_poll: float = 10.0, backoff_base: float = 0.5,
+                 guard_adoption: bool = True, field_manager: str = FIELD_MANAGER) -> None:
         self.client = client
         self.ref = resource_ref
         self.connector = connector
         self.poll_interval = poll_interval
+        self.unready_poll = unready_poll
         self.backoff_base = backoff_base
         self.guard_adoption = guard_adoption
         self.field_manager = field_manager
@@ -144,6 +179,23 @@ class ManagedReconciler:
 
     def spec(self, name: str | None = None) -> ControllerSpec:
         return ControllerSpec(name or f"managed/{self.ref}", self.ref, self, owns=[SECRETS])
+
+    # ---- hooks for subclasses
+
+    async def on_finalizer_ensured(self, mr: dict[str, Any]) -> None:
+        """Runs on every reconcile of a live MR once it carries the finalizer, before create or update.
+
+        For side effects on other objects that must last until the MR is deleted; it must be idempotent
+        and must not write the MR. An exception fails the reconcile (Synced=False, "cannot add finalizer:
+        ...") and it is retried; a 409 Conflict is retried without the condition.
+        """
+
+    async def on_finalizer_removing(self, mr: dict[str, Any]) -> None:
+        """Runs when a deleted MR is about to lose its finalizer (the external resource is gone or kept).
+
+        Undoes `on_finalizer_ensured`; it must be idempotent and must not write the MR. An exception keeps
+        the finalizer (Synced=False, "cannot remove finalizer: ...") and the deletion is retried.
+        """
 
     async def reconcile(self, key: ObjectKey) -> Result | None:
         mr = await self._get(key)
@@ -205,7 +257,7 @@ class ManagedReconciler:
         delete_external = (mr.get("spec") or {}).get("deletionPolicy", "Delete") == "Delete" \
             and "Delete" in policies
         if obs.exists and delete_external:
-            await self._set_conditions(mr, condition("Ready", False, "Deleting"))
+            mr = await self._set_conditions(mr, condition("Ready", False, "Deleting"))
             try:
                 await ext.delete(mr)
             except Exception as exc:
@@ -214,6 +266,7 @@ class ManagedReconciler:
             if obs.exists:
                 return Result(requeue_after=self.backoff_base)
         await self._unpublish(mr)
+        await self._hook("cannot remove finalizer", self.on_finalizer_removing, mr)
         await self._remove_finalizer(mr)
         return None
 
@@ -227,6 +280,7 @@ class ManagedReconciler:
                                    f"set the {EXTERNAL_NAME} annotation to adopt it")
         if FINALIZER not in (meta.get("finalizers") or ()):
             mr = await self._add_finalizer(mr)
+        await self._hook("cannot add finalizer", self.on_finalizer_ensured, mr)
         details: dict[str, str | bytes] = dict(obs.connection_details)
         if not obs.exists:
             if "Create" not in policies:
@@ -252,9 +306,21 @@ class ManagedReconciler:
                 raise ReconcileFailure(f"cannot update external resource: {_text(exc)}") from exc
             details.update(updated.connection_details)
         await self._publish(mr, details)
-        await self._set_conditions(mr, condition("Synced", True, "ReconcileSuccess"),
-                                   condition("Ready", True, "Available"), at_provider=obs.at_provider)
-        return Result(requeue_after=self._poll(mr))
+        await self._set_conditions(mr, condition("Synced", True, "ReconcileSuccess"), obs.ready_condition(),
+                                   at_provider=obs.at_provider)
+        poll = self._poll(mr)
+        return Result(requeue_after=poll if obs.ready else min(poll, self.unready_poll))
+
+    async def _hook(self, failure: str, hook: Callable[[dict[str, Any]], Awaitable[None]],
+                    mr: dict[str, Any]) -> None:
+        try:
+            await hook(mr)
+        except Exception as exc:
+            # A write conflict is retried like the MR's own; other errors concern some other object, so they
+            # are reported on the MR (and a 404 must not requeue it at once).
+            if isinstance(exc, ReconcileFailure) or (isinstance(exc, ApiError) and exc.code == 409):
+                raise
+            raise ReconcileFailure(f"{failure}: {_text(exc)}") from exc
 
     # ---- writes to the API
 
@@ -299,7 +365,8 @@ class ManagedReconciler:
         return await self._patch(mr, {"spec": {"forProvider": missing}})
 
     async def _set_conditions(self, mr: dict[str, Any], *conditions: dict[str, Any],
-                              at_provider: dict[str, Any] | None = None) -> None:
+                              at_provider: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Writes the conditions (and atProvider) that changed; returns the MR as it now is."""
         status = mr.get("status") or {}
         existing = [dict(c) for c in status.get("conditions") or []]
         changed = False
@@ -315,10 +382,15 @@ class ManagedReconciler:
         patch: dict[str, Any] = {}
         if changed:
             patch["conditions"] = existing
-        if at_provider is not None and at_provider != status.get("atProvider"):
-            patch["atProvider"] = at_provider
-        if patch:
-            await self._patch(mr, {"status": patch}, subresource="status")
+        if at_provider is not None:
+            # A replacement, not a merge: keys the observation no longer has are removed.
+            before = status.get("atProvider")
+            diff = merge_diff(before if isinstance(before, dict) else {}, at_provider)
+            if diff or not isinstance(before, dict):
+                patch["atProvider"] = diff
+        if not patch:
+            return mr
+        return await self._patch(mr, {"status": patch}, subresource="status")
 
     async def _publish(self, mr: dict[str, Any], details: Mapping[str, str | bytes]) -> None:
         """Writes the connection details into `writeConnectionSecretToRef`, keeping keys it already holds."""

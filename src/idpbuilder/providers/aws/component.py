@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from ...client.base import ResourceClient, ResourceRef
-from ...runtime.api import ControllerSpec, ObjectKey, Result
+from ...runtime.api import ControllerSpec
 from ...runtime.cache import InformerCache
 from ..managed import ExternalClient, ManagedReconciler
 from . import rds, redact
@@ -18,8 +17,6 @@ from .crds import BUCKETS, CLASSIC_CONFIGS, DB_INSTANCES, QUEUES, RDS_INSTANCES,
 from .s3 import BucketClient
 from .sqs import QueueClient
 
-Readiness = Callable[[dict[str, Any]], dict[str, Any]]
-
 
 @dataclass(frozen=True)
 class Kind:
@@ -27,57 +24,21 @@ class Kind:
     service: str
     configs: ResourceRef
     build: Callable[[AwsContext], ExternalClient]
-    readiness: Readiness | None = None
 
 
 KINDS: tuple[Kind, ...] = (
     Kind(BUCKETS, "s3", UPBOUND_CONFIGS, BucketClient),
     Kind(QUEUES, "sqs", UPBOUND_CONFIGS, QueueClient),
-    Kind(RDS_INSTANCES, "rds", CLASSIC_CONFIGS, rds.RDSInstanceClient, rds.readiness),
-    Kind(DB_INSTANCES, "rds", CLASSIC_CONFIGS, rds.RDSInstanceClient, rds.readiness),
+    Kind(RDS_INSTANCES, "rds", CLASSIC_CONFIGS, rds.RDSInstanceClient),
+    Kind(DB_INSTANCES, "rds", CLASSIC_CONFIGS, rds.RDSInstanceClient),
 )
-
-# Set during one reconcile (one task) when the external resource exists but is not ready yet.
-_not_ready: ContextVar[bool] = ContextVar("aws_not_ready", default=False)
-
-
-class ReadinessReconciler(ManagedReconciler):
-    """A `ManagedReconciler` whose `Ready` condition follows the external resource's own state.
-
-    The generic reconciler calls an existing, synced resource Available; for kinds that take time to come
-    up (an RDS instance is `creating` for minutes) `readiness(atProvider)` decides instead, and a resource
-    that is not ready yet is looked at again sooner than the poll interval.
-    """
-
-    def __init__(self, *args: Any, readiness: Readiness, not_ready_poll: float = 10.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.readiness = readiness
-        self.not_ready_poll = not_ready_poll
-
-    async def reconcile(self, key: ObjectKey) -> Result | None:
-        token = _not_ready.set(False)
-        try:
-            result = await super().reconcile(key)
-            wait = min(self.not_ready_poll, self.poll_interval)
-            if _not_ready.get() and result is not None and (result.requeue_after or 0) > wait:
-                result = Result(requeue_after=wait)
-            return result
-        finally:
-            _not_ready.reset(token)
-
-    async def _set_conditions(self, mr: dict[str, Any], *conditions: dict[str, Any],
-                              at_provider: dict[str, Any] | None = None) -> None:
-        if at_provider is not None:
-            ready = self.readiness(at_provider)
-            _not_ready.set(ready["status"] != "True")
-            conditions = tuple(ready if c["type"] == "Ready" else c for c in conditions)
-        await super()._set_conditions(mr, *conditions, at_provider=at_provider)
 
 
 class AwsProvider:
     """Component: Upbound-style S3 `Bucket` and SQS `Queue`, classic `RDSInstance`, and their ProviderConfigs.
 
     `default_region` is used when an MR does not name one (the seed composition's RDSInstance does not).
+    An MR whose resource is not ready yet (an RDS instance still `creating`) is polled every `unready_poll`.
     Connection and retry settings apply to every boto3 client; the reconciler retries failures with backoff.
     `workers` is the number of MRs of one kind reconciled concurrently.
     """
@@ -85,10 +46,11 @@ class AwsProvider:
     name = "provider-aws"
     embedded_only = False
 
-    def __init__(self, *, poll_interval: float = 60.0, backoff_base: float = 0.5, default_region: str = "us-east-1",
-                 max_attempts: int = 3, connect_timeout: float = 5.0, read_timeout: float = 30.0,
-                 workers: int = 4) -> None:
+    def __init__(self, *, poll_interval: float = 60.0, unready_poll: float = 10.0, backoff_base: float = 0.5,
+                 default_region: str = "us-east-1", max_attempts: int = 3, connect_timeout: float = 5.0,
+                 read_timeout: float = 30.0, workers: int = 4) -> None:
         self.poll_interval = poll_interval
+        self.unready_poll = unready_poll
         self.workers = workers
         self.backoff_base = backoff_base
         self.default_region = default_region
@@ -104,9 +66,8 @@ class AwsProvider:
         for kind in KINDS:
             connector = AwsConnector(client, self.factory, service=kind.service, configs=kind.configs,
                                      build=kind.build, default_region=self.default_region)
-            options: dict[str, Any] = {"poll_interval": self.poll_interval, "backoff_base": self.backoff_base}
-            reconciler = ManagedReconciler(client, kind.ref, connector, **options) if kind.readiness is None \
-                else ReadinessReconciler(client, kind.ref, connector, readiness=kind.readiness, **options)
+            reconciler = ManagedReconciler(client, kind.ref, connector, poll_interval=self.poll_interval,
+                                           unready_poll=self.unready_poll, backoff_base=self.backoff_base)
             spec = reconciler.spec(f"provider-aws/{kind.ref.plural}.{kind.ref.group}")
             spec.workers = self.workers  # AWS calls wait on the network: reconcile several MRs at once
             specs.append(spec)

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...client.base import ResourceClient
 from ...core.errors import ApiError
-from ..managed import SECRETS, Creation, Observation, Update, condition, external_name
+from ..managed import SECRETS, Creation, Observation, Update, external_name
 from . import redact
 from .calls import AwsError, default_tags, describe_tag_diff, tag_changes
 from .connector import AwsExternal, for_provider
@@ -99,16 +99,13 @@ def _lower_first(key: str) -> str:
     return key[:1].lower() + key[1:]
 
 
-def readiness(at_provider: dict[str, Any]) -> dict[str, Any]:
-    """The `Ready` condition for an observed instance status."""
-    status = at_provider.get("dbInstanceStatus") or ""
+def readiness(status: str) -> tuple[bool, str, str]:
+    """Whether an instance in `status` is ready and, when it is not, the `Ready` condition's reason and message."""
     if status in AVAILABLE:
-        return condition("Ready", True, "Available")
-    if status == "creating":
-        return condition("Ready", False, "Creating")
-    if status == "deleting":
-        return condition("Ready", False, "Deleting")
-    return condition("Ready", False, "Unavailable", f"DB instance status is {status!r}")
+        return True, "", ""
+    if status in ("creating", "deleting"):
+        return False, status.capitalize(), ""
+    return False, "Unavailable", f"DB instance status is {status!r}"
 
 
 async def _secret_value(kube: ResourceClient, name: str, namespace: str, key: str) -> str | None:
@@ -134,8 +131,10 @@ class RDSInstanceClient(AwsExternal):
         diff = ""
         if instance.get("DBInstanceStatus") == "available":  # nothing can be modified in the other states
             diff = await self._diff(mr, instance)
+        ready, reason, message = readiness(instance.get("DBInstanceStatus") or "")
         return Observation(True, up_to_date=not diff, connection_details=details, at_provider=at_provider,
-                           late_init=late_init, diff=diff)
+                           late_init=late_init, diff=diff, ready=ready, unready_reason=reason,
+                           unready_message=message)
 
     async def create(self, mr: dict[str, Any]) -> Creation:
         spec = for_provider(mr)

@@ -27,6 +27,7 @@ from ...runtime.api import ObjectKey
 from ..managed import EXTERNAL_NAME, Creation, ExternalClient, Observation, Update, management_policies
 from .config import FIELD_MANAGER, ProviderConfigClients, provider_config_name
 from .crds import GROUP
+from .readiness import policy_of, readiness
 from .watch import Target, WatchRegistry
 
 DEFAULT_REFERENCE_API_VERSION = f"{GROUP}/v1alpha1"
@@ -146,7 +147,8 @@ class ObjectClient:
         if management_policies(mr) & {"Create", "Update"}:
             up_to_date = not await self._would_change(mr, res, desired, current)
         details = await self.connection_details(mr) if up_to_date else {}
-        return Observation(True, up_to_date, details, at_provider)
+        ready, why = readiness(policy_of(mr), at_provider["manifest"])
+        return Observation(True, up_to_date, details, at_provider, ready=ready, unready_message=why)
 
     async def create(self, mr: dict[str, Any]) -> Creation:
         await self._apply(mr)
