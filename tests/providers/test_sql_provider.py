@@ -287,7 +287,11 @@ async def test_failed_create_is_reported_and_annotated(env: Env) -> None:
     obj = await env.wait_condition(DATABASES, name, "Synced", "False", "ReconcileError")
     message = condition(obj, "Synced")["message"]
     assert message.startswith("cannot create external resource:") and "no-such-role" in message
-    assert "crossplane.io/external-create-failed" in obj["metadata"]["annotations"]
+
+    async def annotated() -> bool:  # retries reset the annotations to "pending" for a moment
+        current = await env.get(DATABASES, name)
+        return "crossplane.io/external-create-failed" in current["metadata"]["annotations"]
+    await eventually(annotated, 10, "the external-create-failed annotation")
     assert not database_exists(env, name)
 
 
