@@ -33,7 +33,7 @@ from idpbuilder.portal.techdocs import TechDocs
 from idpbuilder.portal.techdocs.sanitize import external_references
 from idpbuilder.portal.urlreader import UrlReader
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "examples" / "templates" / "python-service"
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "src" / "idpbuilder" / "portal" / "bootstrap" / "templates" / "python-service"
 VALUES = {"name": "hello-svc", "description": 'Says "hello": a demo', "owner": "group:default/team-a",
           "system": "system:default/payments", "repoUrl": "127.0.0.1:8443?owner=team-a&repo=hello-svc",
           "port": 9090}
