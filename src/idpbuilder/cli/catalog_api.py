@@ -99,7 +99,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         meta, spec = e.get("metadata") or {}, e.get("spec") or {}
         rows.append([e.get("kind", ""), meta.get("namespace", "default"), meta.get("name", ""),
                      spec.get("owner", ""), spec.get("type", ""), spec.get("lifecycle", "")])
-    print(tabwrite(rows), end="")
+    print(tabwrite(rows))
     total = page.get("totalItems", len(items))
     if total > len(items):
         print(f"({len(items)} of {total}; use --limit or --filter to see others)", file=sys.stderr)

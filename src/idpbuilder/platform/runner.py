@@ -27,7 +27,11 @@ from ..gitops.component import GitOps
 from ..gitops.crds import APPLICATIONS
 from ..gitserver import crds as git_crds
 from ..gitserver.component import GitServer
+from ..gitserver.fetch import SourceFetcher
 from ..gitserver.webhook import same_repo
+from ..portal.component import BOOTSTRAP_CATALOG, Portal
+from ..portal.http import PortalAuth
+from ..portal.urlreader import UrlReader
 from ..runtime.api import ObjectKey
 from ..runtime.leader import LeaderElection
 from ..runtime.metrics import render
@@ -94,9 +98,13 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     grant_controller_identity(server)
     git = _git_server(server, data_dir, url)
     gitops = GitOps(git.repos, git.hooks, fetch_cache_dir=data_dir / "gitops", local_urls=[f"{url}/git"])
+    portal = _portal(server, data_dir, url, git)
     platform = Platform(EmbeddedClient(server, CONTROLLER_USER, default_manager="idpbuilder"),
-                        [*default_components(), git, gitops])
+                        [*default_components(), git, gitops, portal])
     git.add_webhook_listener(_refresh_apps_of(gitops, platform))
+    server.mounts += portal.mounts()
+    git.hooks.add(portal.engine.push_listener(f"{url}/git"))
+    git.add_webhook_listener(portal.engine.webhook_listener)
     server.on_startup.append(platform.start)
     server.on_shutdown.append(platform.stop)
     server.health_checks.update(platform.health_checks())
@@ -105,6 +113,20 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     kubeconfig.write(paths.kubeconfig, kubeconfig.build(url, tls.ca_cert_pem, server.tokens.admin_token))
     paths.endpoint.write_text(url + "\n")
     return server, url
+
+
+def _portal(server: APIServer, data_dir: Path, url: str, git: GitServer) -> Portal:
+    """The developer portal: catalog (starting from the shipped templates and organisation), TechDocs, with
+    the platform's tokens and RBAC; catalog files are read from the embedded git server or remote hosts."""
+
+    def authenticate(token: str) -> UserInfo | None:
+        return server.tokens.authenticate(token, lookup=server.lookup)
+
+    auth = PortalAuth(authenticate, lambda attrs: server.authorizer.authorize(attrs).allowed)
+    fetcher = SourceFetcher(data_dir / "portal" / "cache", repos=git.repos, local_urls=[f"{url}/git"])
+    reader = UrlReader(fetcher, file_roots=[BOOTSTRAP_CATALOG.parent])
+    return Portal(data_dir, reader, server=server, auth=auth,
+                  static_locations=[{"type": "file", "target": str(BOOTSTRAP_CATALOG)}])
 
 
 def _refresh_apps_of(gitops: GitOps, platform: Platform) -> Callable[[str, str, str], None]:

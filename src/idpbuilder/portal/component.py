@@ -43,7 +43,10 @@ from .catalog.processing import (
     LocationMatcher,
 )
 from .catalog.store import CatalogStore
+from .techdocs import TechDocs
 from .urlreader import UrlReader
+
+BOOTSTRAP_CATALOG = Path(__file__).parent / "bootstrap" / "catalog-info.yaml"  # templates and org `idp up` ships
 
 
 def static_location(config: Mapping[str, Any]) -> tuple[StaticLocation, CatalogRules | None]:
@@ -101,6 +104,9 @@ class Portal:
         self.controller: CatalogLocationController | None = None
         self.engine = CatalogEngine(self.store, reader, None, server=server, rules=self.rules)
 
+        # ---- TechDocs (built on first visit and when the source changes; served at /docs)
+        self.techdocs = TechDocs(data_dir, reader, self.store.entity_by_ref, auth=auth) if auth is not None else None
+
     # ---- the Component protocol
 
     def crds(self) -> list[dict[str, Any]]:
@@ -137,7 +143,10 @@ class Portal:
 
         if self.auth is None:
             raise ValueError("the portal's HTTP APIs need auth= (a PortalAuth)")
-        return [(CATALOG_PREFIX, mounted(catalog_app(self.store, self.auth, self.engine)))]
+        if self.techdocs is None:
+            self.techdocs = TechDocs(self.data_dir, self.reader, self.store.entity_by_ref, auth=self.auth)
+        return [(CATALOG_PREFIX, mounted(catalog_app(self.store, self.auth, self.engine))),
+                *self.techdocs.mounts()]
 
     async def close(self) -> None:
         """Close the store (after the controllers stopped)."""

@@ -18,6 +18,7 @@ load only the site's own styles and images and run no script at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import mimetypes
@@ -30,7 +31,7 @@ from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from ..http import InputError, NotFoundError, guarded
-from .builder import DocsInputError
+from .builder import TECHDOCS_REF, DocsInputError
 from .storage import InvalidTriplet, Triplet
 
 if TYPE_CHECKING:
@@ -107,6 +108,16 @@ def docs_app(techdocs: TechDocs) -> Starlette:
     """The reader-facing pages under `/docs`."""
 
     async def page(request: Request) -> Response:
+        # Like Backstage's reader, opening the docs syncs them: built on first visit (the reader waits),
+        # checked for a newer source in the background afterwards.
+        triplet = _triplet(request, techdocs)
+        entity = techdocs.entity(triplet)
+        if entity is not None and TECHDOCS_REF in ((entity.get("metadata") or {}).get("annotations") or {}):
+            if techdocs.metadata(triplet) is None:
+                with contextlib.suppress(DocsInputError):  # the 404 below says it is not built
+                    await techdocs.build(entity)
+            elif not techdocs.recently_checked(triplet):
+                techdocs.spawn(techdocs.sync(entity))
         return _serve(request, techdocs)
 
     async def site_root(request: Request) -> Response:
