@@ -212,3 +212,11 @@ def test_example_output_for_skipped_dry_run_steps() -> None:
         "free": {}}}
     assert example_output(schema) == {"remoteUrl": "<example>", "count": 0, "ok": False, "tags": ["<example>"],
                                       "named": "x", "free": "<unknown>"}
+
+
+def test_each_missing_required_property_is_named() -> None:
+    from idpbuilder.portal.scaffolder.template import schema_errors
+
+    errors = schema_errors({}, {"type": "object", "required": ["a", "b"]})
+    assert [(e["message"], e["argument"]) for e in errors] == [('requires property "a"', "a"),
+                                                             ('requires property "b"', "b")]

@@ -111,8 +111,10 @@ def _message(error: ValidationError) -> tuple[str, list[Any], Any]:
     """(message, path, argument) as the npm package reports the error."""
     keyword, expected, path = error.validator, error.validator_value, list(error.absolute_path)
     if keyword == "required":
-        missing = next((name for name in expected if isinstance(error.instance, Mapping)
-                        and name not in error.instance), "")
+        # jsonschema reports each missing property as its own error: "'name' is a required property"
+        named = re.match(r"^'(.*)' is a required property$", error.message)
+        missing = named.group(1) if named else next(
+            (name for name in expected if isinstance(error.instance, Mapping) and name not in error.instance), "")
         return f"requires property {json.dumps(missing)}", path, missing
     if keyword == "additionalProperties" and isinstance(error.instance, Mapping):
         allowed = set((error.schema.get("properties") or {}).keys())
