@@ -56,11 +56,14 @@ from .crds import (
     secret_name,
 )
 from .dryrun import dry_run
+from .masking import Masker
 from .template import (
     TEMPLATE_API_VERSION,
+    TemplateValuesError,
     build_task_spec,
     check_template,
     is_template,
+    masked_values,
     redact_values,
     validate_values,
 )
@@ -99,6 +102,24 @@ def created_at(obj: Mapping[str, Any]) -> str:
 def user_ref(name: str) -> str | None:
     """The catalog ref of a platform user, when the user name can be an entity name."""
     return f"user:default/{name}" if is_valid_object_name(name) else None
+
+
+def string_leaves(value: Any) -> list[str]:
+    """Every string inside a JSON-like value (to mask each part of a structured secret value)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in string_leaves(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in string_leaves(v)]
+    return []
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 # ---- signing ----------------------------------------------------------------------------------------------
@@ -308,10 +329,16 @@ class TaskService:
                                     or not all(isinstance(v, str) for v in secrets.values())):
             raise InputError("secrets must be an object of strings")
         entity = await self.template(template_ref)
-        problems = check_template(entity)
+        # The catalog stitches `relations` (and `status`) in, which entity validation rejects as unknown fields.
+        problems = check_template({k: v for k, v in entity.items() if k not in ("relations", "status")})
         if problems:
             raise InputError("The template cannot run: " + "; ".join(f"{f}: {m}" for f, m in problems))
-        validate_values(entity, values)
+        try:
+            validate_values(entity, values)
+        except TemplateValuesError as exc:  # errors echo the instance: mask what must not be shown
+            hidden = masked_values(entity, values) if isinstance(values, Mapping) else []
+            masker = Masker([*(secrets or {}).values(), *hidden, *string_leaves([_parsed(h) for h in hidden])])
+            raise TemplateValuesError(masker.value(exc.errors)) from None
         values = json.loads(json.dumps(values))  # exactly what the controller will read back
         who = await self.user_spec(user)
         task_spec = build_task_spec(entity, values, user_ref=who["ref"], user_entity=who["entity"])
