@@ -128,3 +128,55 @@ def test_register_push_refresh_and_techdocs(platform: Platform, tmp_path: Path) 
     unregistered = idp(platform, "catalog", "unregister", mine["metadata"]["uid"])
     assert unregistered.returncode == 0, unregistered.stderr
     wait_for("the entity to go", lambda: entity(platform, "component:payments") is None)
+
+
+def test_golden_path_python_service(platform: Platform, tmp_path: Path) -> None:
+    """The shipped python-service template through the scaffolder API: a repository on the git server, an
+    entity with owner and system, an Application that is Synced and Healthy, and its TechDocs."""
+    wait_for("the template in the catalog", lambda: entity(platform, "template:python-service"))
+    values = {"name": "golden-svc", "description": "Says hello", "owner": "group:default/platform-team",
+              "system": "system:default/platform", "repoUrl": f"127.0.0.1:{platform.port}?owner=golden&repo=golden-svc"}
+    with platform.client() as http:
+        schema = http.get("/api/scaffolder/v2/templates/default/template/python-service/parameter-schema").json()
+        assert [step["title"] for step in schema["steps"]] == ["Service", "Repository and runtime"]
+        bad = http.post("/api/scaffolder/v2/tasks", json={"templateRef": "template:default/python-service",
+                                                           "values": {"name": "Not Valid"}})
+        assert bad.status_code == 400 and bad.json()["errors"]
+        created = http.post("/api/scaffolder/v2/tasks", json={"templateRef": "template:default/python-service",
+                                                               "values": values})
+        assert created.status_code == 201, created.text
+        task_id = created.json()["id"]
+
+        def finished() -> dict[str, Any] | None:
+            task = http.get(f"/api/scaffolder/v2/tasks/{task_id}").json()
+            return task if task["status"] in ("completed", "failed", "cancelled") else None
+        task = wait_for("the task to finish", finished, timeout=120)
+        events = http.get(f"/api/scaffolder/v2/tasks/{task_id}/events").json()
+        assert task["status"] == "completed", [e["body"].get("message") for e in events]
+        assert [s["id"] for s in task["steps"]] == ["fetch", "publish", "register", "deploy"]
+        links = {link["title"]: link for link in task["output"]["links"]}
+        assert links["Repository"]["url"] == f"{platform.url}/git/golden/golden-svc.git"
+        assert links["Open in catalog"]["entityRef"] == "component:default/golden-svc"
+
+    # The repository holds the rendered skeleton.
+    env = {**git_env(tmp_path / "home"), "GIT_SSL_CAINFO": str(platform.ca)}
+    clone = tmp_path / "clone"
+    git(env, "clone", "-q", f"https://idp:{platform.admin_token}@127.0.0.1:{platform.port}/git/golden/golden-svc.git",
+        str(clone))
+    assert "golden-svc" in (clone / "catalog-info.yaml").read_text()
+    assert (clone / "deploy" / "deployment.yaml").is_file() and (clone / "mkdocs.yml").is_file()
+
+    component = wait_for("the new component", lambda: entity(platform, "component:golden-svc"))
+    assert {"type": "ownedBy", "targetRef": "group:default/platform-team"} in component["relations"]
+    assert {"type": "partOf", "targetRef": "system:default/platform"} in component["relations"]
+
+    def deployed() -> bool:
+        got = platform.kubectl("get", "application", "golden-svc", "-n", "argocd", "-o",
+                               "jsonpath={.status.sync.status}/{.status.health.status}", check=False)
+        return got.stdout == "Synced/Healthy"
+    wait_for("the Application to be Synced and Healthy", deployed, timeout=90)
+    assert platform.kubectl("get", "deployment", "golden-svc", "-n", "golden-svc").returncode == 0
+
+    with platform.client() as http:
+        docs = http.get("/docs/default/component/golden-svc/", timeout=120)
+        assert docs.status_code == 200 and "golden-svc" in docs.text

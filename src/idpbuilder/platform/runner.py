@@ -102,7 +102,7 @@ def prepare_embedded(data_dir: Path, host: str, port: int) -> tuple[APIServer, s
     platform = Platform(EmbeddedClient(server, CONTROLLER_USER, default_manager="idpbuilder"),
                         [*default_components(), git, gitops, portal])
     git.add_webhook_listener(_refresh_apps_of(gitops, platform))
-    server.mounts += portal.mounts()
+    server.mounts += [*portal.mounts(), ("/portal", portal.ui(EmbeddedClient(server, CONTROLLER_USER)))]
     git.hooks.add(portal.engine.push_listener(f"{url}/git"))
     git.add_webhook_listener(portal.engine.webhook_listener)
     server.on_startup.append(platform.start)
@@ -126,7 +126,8 @@ def _portal(server: APIServer, data_dir: Path, url: str, git: GitServer) -> Port
     fetcher = SourceFetcher(data_dir / "portal" / "cache", repos=git.repos, local_urls=[f"{url}/git"])
     reader = UrlReader(fetcher, file_roots=[BOOTSTRAP_CATALOG.parent])
     return Portal(data_dir, reader, server=server, auth=auth,
-                  static_locations=[{"type": "file", "target": str(BOOTSTRAP_CATALOG)}])
+                  static_locations=[{"type": "file", "target": str(BOOTSTRAP_CATALOG)}],
+                  git_repos=git.repos, git_hooks=git.hooks, git_base_url=f"{url}/git")
 
 
 def _refresh_apps_of(gitops: GitOps, platform: Platform) -> Callable[[str, str, str], None]:

@@ -1,4 +1,4 @@
-"""The developer portal as a platform component: the software catalog (and, later, scaffolder and TechDocs).
+"""The developer portal as a platform component: the software catalog, the scaffolder, TechDocs and the web UI.
 
 Wiring (the platform does this):
 
@@ -43,7 +43,20 @@ from .catalog.processing import (
     LocationMatcher,
 )
 from .catalog.store import CatalogStore
+from .scaffolder.actions import load_actions
+from .scaffolder.actions.base import Services
+from .scaffolder.api import PREFIX as SCAFFOLDER_PREFIX
+from .scaffolder.api import scaffolder_app
+from .scaffolder.controller import (
+    ScaffolderBootstrap,
+    TaskController,
+    embedded_services,
+    impersonating_services,
+)
+from .scaffolder.crds import scaffolder_task_crd
+from .scaffolder.tasks import TaskService, load_signing_key
 from .techdocs import TechDocs
+from .ui.app import load_ui_secret, ui_app
 from .urlreader import UrlReader
 
 BOOTSTRAP_CATALOG = Path(__file__).parent / "bootstrap" / "catalog-info.yaml"  # templates and org `idp up` ships
@@ -79,7 +92,8 @@ class Portal:
                  rules: Sequence[Mapping[str, Any]] | CatalogRules | None = None,
                  refresh_seconds: float = DEFAULT_REFRESH_SECONDS, refresh_jitter: float = DEFAULT_REFRESH_JITTER,
                  orphan_strategy: str = "keep", server: Any = None, auth: Any = None,
-                 store: CatalogStore | None = None) -> None:
+                 store: CatalogStore | None = None, git_repos: Any = None, git_hooks: Any = None,
+                 git_base_url: str = "", integrations: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.data_dir = data_dir
         self.reader = reader
         self.server = server
@@ -107,10 +121,18 @@ class Portal:
         # ---- TechDocs (built on first visit and when the source changes; served at /docs)
         self.techdocs = TechDocs(data_dir, reader, self.store.entity_by_ref, auth=auth) if auth is not None else None
 
+        # ---- scaffolder: tasks run as the user who started them, with these platform parts
+        self.signing_key = load_signing_key(data_dir)
+        self.actions = load_actions(dict(integrations or {}))
+        self.task_base = Services(reader=reader, repos=git_repos, hooks=git_hooks, git_base_url=git_base_url,
+                                  catalog=self.store, integrations=dict(integrations or {}))
+        self.task_controller: TaskController | None = None
+        self.tasks: TaskService | None = None
+
     # ---- the Component protocol
 
     def crds(self) -> list[dict[str, Any]]:
-        return [catalog_location_crd()]
+        return [catalog_location_crd(), scaffolder_task_crd()]
 
     def controllers(self, client: ResourceClient) -> list[ControllerSpec]:
         self.controller = CatalogLocationController(
@@ -118,12 +140,20 @@ class Portal:
             refresh_jitter=self.refresh_jitter, orphan_strategy=self.orphan_strategy)
         self.engine.client = client
         self.engine.controller = self.controller
-        return [self.controller.spec(), CatalogBootstrap(client, self.static_locations).spec()]
+        factory = (embedded_services(self.server, self.task_base) if self.server is not None
+                   else impersonating_services(client, self.task_base))
+        self.task_controller = TaskController(client, actions=self.actions, services_factory=factory,
+                                              data_dir=self.data_dir, signing_key=self.signing_key)
+        self.tasks = TaskService(client, self.store, self.actions, factory, self.data_dir, self.signing_key)
+        return [self.controller.spec(), CatalogBootstrap(client, self.static_locations).spec(),
+                self.task_controller.spec(), ScaffolderBootstrap(client).spec()]
 
     def attach(self, manager: Any) -> None:
         """The manager running our controllers (refresh requests and pushes queue keys on it)."""
         if self.controller is not None:
             self.controller.attach(manager)
+        if self.task_controller is not None:
+            self.task_controller.attach(manager)
 
     def health(self, cache: InformerCache) -> tuple[bool, str]:
         try:
@@ -145,11 +175,24 @@ class Portal:
             raise ValueError("the portal's HTTP APIs need auth= (a PortalAuth)")
         if self.techdocs is None:
             self.techdocs = TechDocs(self.data_dir, self.reader, self.store.entity_by_ref, auth=self.auth)
-        return [(CATALOG_PREFIX, mounted(catalog_app(self.store, self.auth, self.engine))),
-                *self.techdocs.mounts()]
+        mounts: list[tuple[str, Any]] = [(CATALOG_PREFIX, mounted(catalog_app(self.store, self.auth, self.engine))),
+                                         *self.techdocs.mounts()]
+        if self.tasks is not None:
+            mounts.append((SCAFFOLDER_PREFIX, scaffolder_app(self.tasks, self.auth)))
+        return mounts
+
+    def ui(self, client: ResourceClient, *, simulated_pods: bool = True) -> Any:
+        """The web UI (mount at /portal); `client` reads Applications and workloads for entity pages, checked
+        against the viewer's own RBAC."""
+        if self.auth is None:
+            raise ValueError("the portal's web UI needs auth= (a PortalAuth)")
+        return ui_app(self.store, self.tasks, client, self.auth, secret=load_ui_secret(self.data_dir),
+                      simulated_pods=simulated_pods)
 
     async def close(self) -> None:
-        """Close the store (after the controllers stopped)."""
+        """Stop running tasks, then close the store (after the controllers stopped)."""
+        if self.task_controller is not None:
+            await self.task_controller.close()
         await asyncio.to_thread(self.store.close)
 
 
