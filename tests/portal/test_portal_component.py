@@ -242,8 +242,9 @@ def test_static_location_config_is_checked(tmp_path: Path) -> None:
 def test_the_component_shape(tmp_path: Path) -> None:
     portal = Portal(tmp_path, None)  # type: ignore[arg-type]
     assert portal.name == "portal" and portal.embedded_only is False
-    (crd,) = portal.crds()
+    crd, tasks = portal.crds()
     assert crd["metadata"]["name"] == "cataloglocations.portal.idpbuilder.io"
     assert crd["spec"]["scope"] == "Cluster"
+    assert tasks["metadata"]["name"] == "scaffoldertasks.portal.idpbuilder.io"
     assert (tmp_path / "portal" / "catalog.db").exists()
     portal.store.close()

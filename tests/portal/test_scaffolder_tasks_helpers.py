@@ -269,7 +269,7 @@ async def start_env(tmp: Path, *, long_poll_timeout: float = 0.5, **controller_o
     (tmp / "files" / "templates").mkdir(parents=True)
     reader = UrlReader(SourceFetcher(tmp / "cache", repos=git.repos, local_urls=[GIT_BASE]),
                        file_roots=[tmp / "files"])
-    portal = Portal(data, reader, server=server, refresh_seconds=3600.0, refresh_jitter=0.0)
+    portal = Portal(data, reader, server=server, refresh_seconds=3600.0, refresh_jitter=0.0, scaffolder=False)
     platform = Platform(admin, [git, portal])
     portal.attach(platform.manager)
     await platform.start()

@@ -337,7 +337,8 @@ async def portal_stack(tmp: Path, *, server_address: str = "",
     auth = platform_auth(server)
     reader = UrlReader(SourceFetcher(tmp / "cache", repos=RepoStore(tmp / "git"), local_urls=[]),
                        file_roots=[files])
-    portal = Portal(data, reader, server=server, auth=auth, refresh_seconds=3600.0, refresh_jitter=0.0)
+    portal = Portal(data, reader, server=server, auth=auth, refresh_seconds=3600.0, refresh_jitter=0.0,
+                    scaffolder=False)
     key = load_signing_key(data)
     services = Services(reader=reader, catalog=portal.store)
     controller = TaskController(admin, actions=builtin_actions(), services_factory=embedded_services(server, services),

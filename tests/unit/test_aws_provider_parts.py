@@ -103,13 +103,14 @@ def test_redactor_forgets_the_oldest_secrets_beyond_its_bound() -> None:
 
 
 @pytest.mark.parametrize(("status", "ready", "reason"), [
-    ("available", "True", "Available"), ("modifying", "True", "Available"), ("backing-up", "True", "Available"),
-    ("creating", "False", "Creating"), ("deleting", "False", "Deleting"), ("stopped", "False", "Unavailable"),
-    ("failed", "False", "Unavailable"),
+    ("available", True, ""), ("modifying", True, ""), ("backing-up", True, ""),
+    ("creating", False, "Creating"), ("deleting", False, "Deleting"), ("stopped", False, "Unavailable"),
+    ("failed", False, "Unavailable"),
 ])
-def test_rds_readiness(status: str, ready: str, reason: str) -> None:
-    cond = rds.readiness({"dbInstanceStatus": status})
-    assert (cond["type"], cond["status"], cond["reason"]) == ("Ready", ready, reason)
+def test_rds_readiness(status: str, ready: bool, reason: str) -> None:
+    is_ready, why, message = rds.readiness(status)
+    assert (is_ready, why) == (ready, reason)
+    assert (status in message) == (reason == "Unavailable")
 
 
 def test_rds_parameter_names() -> None:

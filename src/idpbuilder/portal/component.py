@@ -93,7 +93,8 @@ class Portal:
                  refresh_seconds: float = DEFAULT_REFRESH_SECONDS, refresh_jitter: float = DEFAULT_REFRESH_JITTER,
                  orphan_strategy: str = "keep", server: Any = None, auth: Any = None,
                  store: CatalogStore | None = None, git_repos: Any = None, git_hooks: Any = None,
-                 git_base_url: str = "", integrations: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+                 git_base_url: str = "", integrations: Mapping[str, Mapping[str, Any]] | None = None,
+                 scaffolder: bool = True) -> None:
         self.data_dir = data_dir
         self.reader = reader
         self.server = server
@@ -126,13 +127,14 @@ class Portal:
         self.actions = load_actions(dict(integrations or {}))
         self.task_base = Services(reader=reader, repos=git_repos, hooks=git_hooks, git_base_url=git_base_url,
                                   catalog=self.store, integrations=dict(integrations or {}))
+        self.scaffolder = scaffolder  # False: the caller runs its own task controller (tests)
         self.task_controller: TaskController | None = None
         self.tasks: TaskService | None = None
 
     # ---- the Component protocol
 
     def crds(self) -> list[dict[str, Any]]:
-        return [catalog_location_crd(), scaffolder_task_crd()]
+        return [catalog_location_crd(), *([scaffolder_task_crd()] if self.scaffolder else [])]
 
     def controllers(self, client: ResourceClient) -> list[ControllerSpec]:
         self.controller = CatalogLocationController(
@@ -140,13 +142,15 @@ class Portal:
             refresh_jitter=self.refresh_jitter, orphan_strategy=self.orphan_strategy)
         self.engine.client = client
         self.engine.controller = self.controller
+        specs = [self.controller.spec(), CatalogBootstrap(client, self.static_locations).spec()]
+        if not self.scaffolder:
+            return specs
         factory = (embedded_services(self.server, self.task_base) if self.server is not None
                    else impersonating_services(client, self.task_base))
         self.task_controller = TaskController(client, actions=self.actions, services_factory=factory,
                                               data_dir=self.data_dir, signing_key=self.signing_key)
         self.tasks = TaskService(client, self.store, self.actions, factory, self.data_dir, self.signing_key)
-        return [self.controller.spec(), CatalogBootstrap(client, self.static_locations).spec(),
-                self.task_controller.spec(), ScaffolderBootstrap(client).spec()]
+        return [*specs, self.task_controller.spec(), ScaffolderBootstrap(client).spec()]
 
     def attach(self, manager: Any) -> None:
         """The manager running our controllers (refresh requests and pushes queue keys on it)."""
