@@ -6,9 +6,10 @@ Wiring (the platform does this):
     platform = Platform(client, [..., compose])
     compose.attach(platform.manager)     # XRDs start their XR/claim controllers on this manager
 
-The XRD controller is static; each established XRD adds a composite controller (and a claim controller
-when it offers claims) to the running manager, and every composed kind gets a watch that re-queues
-the owning XR, so composed resources' changes (readiness, deletion) are seen at once.
+The XRD and CompositionRevision controllers are static; each established XRD adds a composite
+controller (and a claim controller when it offers claims) to the running manager, and every composed
+kind gets a watch that re-queues the owning XR, so composed resources' changes (readiness, deletion)
+are seen at once. New CompositionRevisions and changed EnvironmentConfigs re-queue XRs too.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from ..runtime.manager import Controller, ControllerManager
 from .controllers.claim import ClaimReconciler, xr_keys_for_claim
 from .controllers.composite import CompositeReconciler
 from .controllers.xrd import RetryLater, XRDReconciler
-from .crds import COMPOSITIONS, CRDS, XRDS, compose_crds
+from .crds import COMPOSITION_REVISIONS, COMPOSITIONS, CRDS, ENVIRONMENT_CONFIGS, XRDS, compose_crds
 from .render import LABEL_COMPOSITE
+from .revisions import REVISION_CONTROLLER, CompositionRevisionReconciler
 from .xrd import scope_of
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,9 @@ class Compose:
 
     def controllers(self, client: ResourceClient) -> list[ControllerSpec]:
         self._client = client
-        return [ControllerSpec(XRD_CONTROLLER, XRDS, XRDReconciler(client, self._start_controllers), owns=[CRDS])]
+        return [ControllerSpec(XRD_CONTROLLER, XRDS, XRDReconciler(client, self._start_controllers), owns=[CRDS]),
+                ControllerSpec(REVISION_CONTROLLER, COMPOSITIONS, CompositionRevisionReconciler(client),
+                               owns=[COMPOSITION_REVISIONS])]
 
     def health(self, cache: InformerCache) -> tuple[bool, str]:
         try:
@@ -95,7 +99,9 @@ class Compose:
         if xr_name not in running:
             reconciler = CompositeReconciler(client, xrd["metadata"]["name"], xr_res, scope_of(xrd), self._watch_kind)
             ctrl = manager.add(ControllerSpec(xr_name, xr_res, reconciler, workers=self.workers,
-                                              watches=[Watch(COMPOSITIONS, self._xrs_of_composition(xr_res))],
+                                              watches=[Watch(COMPOSITIONS, self._xrs_of_composition(xr_res)),
+                                                       Watch(COMPOSITION_REVISIONS, self._xrs_of_composition(xr_res)),
+                                                       Watch(ENVIRONMENT_CONFIGS, self._all_xrs(xr_res))],
                                               resync_seconds=COMPOSITE_RESYNC_SECONDS))
             self._composites[(xr_res.group, xr_res.kind)] = (ctrl, xr_res.namespaced)
         if claim_res is not None and f"claim/{claim_res}" not in running:
@@ -103,8 +109,16 @@ class Compose:
                                        watches=[Watch(xr_res, xr_keys_for_claim)], workers=self.workers))
         return ""
 
+    def _all_xrs(self, xr_res: ResourceRef) -> Mapper:
+        """Maps an event (of an EnvironmentConfig) to every XR of a kind: any of them may use it."""
+
+        def mapper(obj: dict[str, Any]) -> list[ObjectKey]:
+            return [ObjectKey.of(xr) for xr in self.manager.cache.list(xr_res)] if self.manager else []
+
+        return mapper
+
     def _xrs_of_composition(self, xr_res: ResourceRef) -> Mapper:
-        """Maps a Composition event to every XR of the kind it composes."""
+        """Maps a Composition (or CompositionRevision) event to every XR of the kind it composes."""
 
         def mapper(comp: dict[str, Any]) -> list[ObjectKey]:
             ref = (comp.get("spec") or {}).get("compositeTypeRef") or {}

@@ -1,9 +1,12 @@
 """The composite resource (XR) controller: one per XRD, started when the XR's CRD is established.
 
-Each reconcile selects a Composition, renders the XR with its observed composed resources, applies
-the desired ones with server-side apply, deletes the ones no longer desired, and records
-`spec.resourceRefs` and the Synced/Ready conditions. Composed resources carry a controller
-reference to the XR, so the garbage collector removes them when the XR goes.
+Each reconcile selects a Composition and the CompositionRevision to render from (recorded in
+`compositionRevisionRef`, following `compositionUpdatePolicy`), builds the environment from
+EnvironmentConfigs, renders the XR with its observed composed resources, applies the desired ones
+with server-side apply, deletes the ones no longer desired, and records `spec.resourceRefs` and the
+Synced/Ready conditions. Composed resources carry a controller reference to the XR, so the garbage
+collector removes them when the XR goes. Events (Crossplane's reasons) tell what happened; failures
+are recorded on the claim as well.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from ...client.base import ResourceClient, ResourceRef
 from ...core.errors import ApiError
 from ...runtime.api import ObjectKey, Result
 from .. import grpcfn
-from ..crds import COMPOSITIONS, FUNCTIONS, SECRETS, XRDS
+from ..crds import COMPOSITIONS, ENVIRONMENT_CONFIGS, FUNCTIONS, SECRETS, XRDS
+from ..environment import resolve_environment
+from ..events import NORMAL, REASON_COMPOSE, REASON_PUBLISH, REASON_SELECT_COMPOSITION, WARNING, EventRecorder
 from ..fieldpath import ComposeError
 from ..render import (
     ANNOTATION_RESOURCE_NAME,
@@ -29,6 +34,7 @@ from ..render import (
     RenderResult,
     render,
 )
+from ..revisions import as_composition, fetch_revision
 from ..xrd import LEGACY_CLUSTER
 from .conditions import REASON_ERROR, REASON_SUCCESS, condition, merge_conditions
 
@@ -36,6 +42,7 @@ log = logging.getLogger(__name__)
 
 COMPOSITE_MANAGER = "apiextensions.crossplane.io/composite"
 UNREADY_POLL_SECONDS = 5.0
+ERROR_RETRY_SECONDS = 30.0
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 WatchKind = Callable[[ResourceRef], None]
@@ -44,6 +51,11 @@ WatchKind = Callable[[ResourceRef], None]
 def composed_manager(xr_uid: str) -> str:
     """The field manager of a composed resource's desired state: one per XR."""
     return f"apiextensions.crossplane.io/composed/{xr_uid}"
+
+
+def controller_name(xrd_name: str) -> str:
+    """The name Crossplane gives the controller (and event source) of an XRD's composite resources."""
+    return f"defined/{xrd_name}"
 
 
 def random_suffix(n: int = 5) -> str:
@@ -60,12 +72,13 @@ class CompositeReconciler:
     """Reconciles the XRs of one XRD."""
 
     def __init__(self, client: ResourceClient, xrd_name: str, xr_res: ResourceRef, scope: str = LEGACY_CLUSTER,
-                 watch_kind: WatchKind | None = None) -> None:
+                 watch_kind: WatchKind | None = None, recorder: EventRecorder | None = None) -> None:
         self.client = client
         self.xrd_name = xrd_name
         self.res = xr_res
         self.scope = scope
         self.watch_kind = watch_kind or (lambda res: None)
+        self.recorder = recorder or EventRecorder(client, controller_name(xrd_name))
 
     async def reconcile(self, key: ObjectKey) -> Result | None:
         try:
@@ -79,25 +92,40 @@ class CompositeReconciler:
         try:
             comp = await self._select_composition(xr)
         except ComposeError as exc:
-            await self._write_status(xr, [condition("Synced", "False", REASON_ERROR, exc.message)])
-            return Result(requeue_after=30.0)
+            await self._fail(xr, REASON_SELECT_COMPOSITION, exc.message)
+            return Result(requeue_after=ERROR_RETRY_SECONDS)
         comp_name = comp["metadata"]["name"]
-        functions = await self._functions(comp)
+        try:
+            rev = await fetch_revision(self.client, machinery(xr), comp)
+        except ComposeError as exc:
+            await self._set_refs(xr, comp_name, None, None)
+            await self._fail(xr, REASON_COMPOSE, f"cannot fetch Composition: {exc.message}")
+            return Result(requeue_after=ERROR_RETRY_SECONDS)
+        rev_name = rev["metadata"]["name"]
+        composition = as_composition(rev)
+        try:
+            environment = await self._environment(xr, composition)
+        except ComposeError as exc:
+            await self._set_refs(xr, comp_name, rev_name, None)
+            await self._fail(xr, REASON_COMPOSE, exc.message)
+            return Result(requeue_after=ERROR_RETRY_SECONDS)
+        functions = await self._functions(composition)
         observed = await self._observed(xr)
         state = {n: {"resource": o, "connectionDetails": await self._connection_details(o)}
                  for n, (o, _) in observed.items()}
         try:
             if any(grpcfn.is_remote(f) for f in functions.values()):
                 # a gRPC call may take seconds: keep the event loop (and an embedded API server) serving
-                result = await asyncio.to_thread(render, xr, comp, observed=state, functions=functions)
+                result = await asyncio.to_thread(render, xr, composition, observed=state, functions=functions,
+                                                 environment=environment)
             else:
-                result = render(xr, comp, observed=state, functions=functions)
+                result = render(xr, composition, observed=state, functions=functions, environment=environment)
         except ComposeError as exc:
-            msg = f'cannot compose resources with Composition "{comp_name}": {exc.message}'
-            await self._set_refs(xr, comp_name, None)
-            await self._write_status(xr, [condition("Synced", "False", REASON_ERROR, msg)])
-            return Result(requeue_after=30.0)
-        problems = [e["message"] for e in result.events if e.get("type") == "Warning"]
+            await self._set_refs(xr, comp_name, rev_name, None)
+            await self._fail(xr, REASON_COMPOSE,
+                             f'cannot compose resources with Composition "{comp_name}": {exc.message}')
+            return Result(requeue_after=ERROR_RETRY_SECONDS)
+        problems = [e["message"] for e in result.events if e.get("type") == WARNING]
         refs, apply_errors = await self._apply(xr, result, observed)
         problems += apply_errors
         if not problems:
@@ -105,8 +133,9 @@ class CompositeReconciler:
         else:
             # keep what exists: a partial render must not delete composed resources
             refs += [r for n, (_, r) in observed.items() if n not in result.desired]
-        await self._set_refs(xr, comp_name, refs)
-        await self._publish_connection(xr, result)
+        await self._set_refs(xr, comp_name, rev_name, refs)
+        if await self._publish_connection(xr, result):
+            await self.recorder.normal(xr, REASON_PUBLISH, "Successfully published connection details")
         synced = (condition("Synced", "True", REASON_SUCCESS) if not problems else
                   condition("Synced", "False", REASON_ERROR,
                             f'Composition "{comp_name}": ' + "; ".join(problems)))
@@ -116,9 +145,57 @@ class CompositeReconciler:
                   if c["type"] not in ("Synced", "Ready")]
         extra = {k: v for k, v in (result.xr.get("status") or {}).items() if k != "conditions"}
         await self._write_status(xr, [synced, *([ready] if ready else []), *custom], extra)
+        await self._record_result(xr, comp_name, result, apply_errors, ready)
         if problems or (ready and ready["status"] != "True"):
             return Result(requeue_after=UNREADY_POLL_SECONDS)
         return None
+
+    # ---- events
+
+    async def _record(self, xr: dict[str, Any], etype: str, reason: str, message: str) -> None:
+        """An Event on the XR; warnings go to its claim too, so failures show where users look."""
+        await self.recorder.record(xr, etype, reason, message)
+        if etype == WARNING:
+            claim = await self._claim_of(xr)
+            if claim is not None:
+                await self.recorder.record(claim, etype, reason, message)
+
+    async def _claim_of(self, xr: dict[str, Any]) -> dict[str, Any] | None:
+        ref = (xr.get("spec") or {}).get("claimRef") or {}
+        if not ref.get("name") or not ref.get("namespace"):
+            return None
+        try:
+            res = await self.client.resource_for(ref.get("apiVersion", ""), ref.get("kind", ""))
+        except ApiError:
+            return None
+        return await self._get(res, ref["name"], ref["namespace"])
+
+    async def _fail(self, xr: dict[str, Any], reason: str, message: str) -> None:
+        await self._write_status(xr, [condition("Synced", "False", REASON_ERROR, message)])
+        await self._record(xr, WARNING, reason, message)
+
+    async def _record_result(self, xr: dict[str, Any], comp_name: str, result: RenderResult, apply_errors: list[str],
+                             ready: dict[str, Any] | None) -> None:
+        detail = f'Composition "{comp_name}": '
+        for e in result.events:
+            etype = WARNING if e.get("type") == WARNING else NORMAL
+            await self._record(xr, etype, e.get("reason") or REASON_COMPOSE, detail + e.get("message", ""))
+        for message in apply_errors:
+            await self._record(xr, WARNING, REASON_COMPOSE, detail + message)
+        if not apply_errors and not any(e.get("type") == WARNING for e in result.events):
+            await self.recorder.normal(xr, REASON_COMPOSE, "Successfully composed resources")
+        if ready is not None and ready["status"] != "True" and ready.get("message"):
+            await self.recorder.normal(xr, REASON_COMPOSE, ready["message"])
+
+    async def _environment(self, xr: dict[str, Any], composition: dict[str, Any]) -> dict[str, Any] | None:
+        """The environment of the Composition's `spec.environment` for this XR (None without one)."""
+        env_spec = (composition.get("spec") or {}).get("environment")
+        if not isinstance(env_spec, dict):
+            return None
+        configs: list[dict[str, Any]] = []
+        if env_spec.get("environmentConfigs"):
+            configs = list((await self.client.list(ENVIRONMENT_CONFIGS)).items)
+        return resolve_environment(xr, env_spec, configs)
 
     # ---- composition selection
 
@@ -197,15 +274,18 @@ class CompositeReconciler:
             return None
         return await self._get(res, ref.get("name", ""), ref.get("namespace") if res.namespaced else None)
 
-    async def _adopt_name(self, res: ResourceRef, xr: dict[str, Any], name: str, namespace: str | None) -> str | None:
-        """The name of a resource composed earlier but not recorded in `resourceRefs` (e.g. after a crash)."""
-        xr_name = xr["metadata"]["name"]
-        try:
-            items = (await self.client.list(res, namespace if res.namespaced else None,
-                                            label_selector=f"{LABEL_COMPOSITE}={xr_name}")).items
-        except ApiError:
-            return None
-        for obj in items:
+    async def _adopt_name(self, res: ResourceRef, xr: dict[str, Any], name: str, namespace: str | None,
+                          listed: dict[tuple[str, str | None], list[dict[str, Any]]]) -> str | None:
+        """The name of a resource composed earlier but not recorded in `resourceRefs` (e.g. after a crash).
+        `listed` keeps each kind's list for the rest of the reconcile: one list per kind, not per resource."""
+        key = (f"{res.group}/{res.plural}", namespace if res.namespaced else None)
+        if key not in listed:
+            try:
+                listed[key] = (await self.client.list(res, key[1], label_selector=(
+                    f"{LABEL_COMPOSITE}={xr['metadata']['name']}"))).items
+            except ApiError:
+                listed[key] = []
+        for obj in listed[key]:
             meta = obj.get("metadata") or {}
             if (meta.get("annotations") or {}).get(ANNOTATION_RESOURCE_NAME) == name and _controlled_by(obj, xr):
                 return meta.get("name")
@@ -216,6 +296,7 @@ class CompositeReconciler:
         refs: list[dict[str, Any]] = []
         errors: list[str] = []
         manager = composed_manager(xr["metadata"]["uid"])
+        listed: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
         for name, cd in result.desired.items():
             try:
                 res = await self.client.resource_for(cd.get("apiVersion", ""), cd.get("kind", ""))
@@ -230,7 +311,7 @@ class CompositeReconciler:
                 continue
             if not meta.get("name"):
                 prefix = meta.pop("generateName", None) or f"{xr['metadata']['name']}-"
-                meta["name"] = await self._adopt_name(res, xr, name, namespace) or prefix + random_suffix()
+                meta["name"] = await self._adopt_name(res, xr, name, namespace, listed) or prefix + random_suffix()
             meta.pop("generateName", None)
             try:
                 applied = await self.client.apply(res, cd, namespace, field_manager=manager, force=True)
@@ -261,11 +342,14 @@ class CompositeReconciler:
 
     # ---- writes to the XR
 
-    async def _set_refs(self, xr: dict[str, Any], comp_name: str, refs: list[dict[str, Any]] | None) -> None:
+    async def _set_refs(self, xr: dict[str, Any], comp_name: str, rev_name: str | None,
+                        refs: list[dict[str, Any]] | None) -> None:
         spec = machinery(xr)
         patch: dict[str, Any] = {}
         if (spec.get("compositionRef") or {}).get("name") != comp_name:
             patch["compositionRef"] = {"name": comp_name}
+        if rev_name and (spec.get("compositionRevisionRef") or {}).get("name") != rev_name:
+            patch["compositionRevisionRef"] = {"name": rev_name}
         if refs is not None and refs != (spec.get("resourceRefs") or []):
             patch["resourceRefs"] = refs
         if not patch:
@@ -274,6 +358,12 @@ class CompositeReconciler:
         meta = xr["metadata"]
         updated = await self.client.patch(self.res, meta["name"], body, meta.get("namespace"), patch_type="merge")
         xr["metadata"]["resourceVersion"] = updated["metadata"]["resourceVersion"]
+        if "compositionRef" in patch:
+            await self.recorder.normal(updated, REASON_SELECT_COMPOSITION,
+                                       f"Successfully selected composition: {comp_name}")
+        if "compositionRevisionRef" in patch:
+            await self.recorder.normal(updated, REASON_SELECT_COMPOSITION,
+                                       f"Selected composition revision: {rev_name}")
 
     async def _write_status(self, xr: dict[str, Any], conditions: list[dict[str, Any]],
                             extra: dict[str, Any] | None = None) -> None:
@@ -285,16 +375,22 @@ class CompositeReconciler:
         await self.client.patch(self.res, meta["name"], {"status": new}, meta.get("namespace"),
                                 patch_type="merge", subresource="status")
 
-    async def _publish_connection(self, xr: dict[str, Any], result: RenderResult) -> None:
+    async def _publish_connection(self, xr: dict[str, Any], result: RenderResult) -> bool:
+        """Write the XR's connection secret; whether its data changed."""
         ref = (xr.get("spec") or {}).get("writeConnectionSecretToRef") or {}
         if not result.connection_details or not ref.get("name"):
-            return
+            return False
         namespace = ref.get("namespace") or (xr.get("metadata") or {}).get("namespace") or "default"
+        data = {k: base64.b64encode(v).decode() for k, v in result.connection_details.items()}
+        existing = await self._get(SECRETS, ref["name"], namespace)
+        if existing is not None and (existing.get("data") or {}) == data and _controlled_by(existing, xr):
+            return False
         secret = {"apiVersion": "v1", "kind": "Secret", "type": "connection.crossplane.io/v1alpha1",
                   "metadata": {"name": ref["name"], "namespace": namespace,
                                "ownerReferences": [_owner_ref(xr)]},
-                  "data": {k: base64.b64encode(v).decode() for k, v in result.connection_details.items()}}
+                  "data": data}
         await self.client.apply(SECRETS, secret, namespace, field_manager=COMPOSITE_MANAGER, force=True)
+        return True
 
     async def _get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         try:
