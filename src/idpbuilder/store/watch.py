@@ -102,7 +102,7 @@ class WatchHub:
     process without limit. A watch resuming from before the window gets 410 Expired and relists.
     """
 
-    def __init__(self, window: int = 50000, max_bytes: int = 48 * 1024 * 1024) -> None:
+    def __init__(self, window: int = 50000, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.history: deque[Event] = deque()
         self.window = window
         self.max_bytes = max_bytes
