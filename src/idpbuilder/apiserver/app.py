@@ -310,8 +310,9 @@ class APIServer:
                 raise errors.ApiError(404, "NotFound", f"no health check named {only!r}")
         ok = all(healthy for _, healthy, _ in checks)
         if verbose or not ok:
-            lines = [f"[+]{name} ok" if healthy else f"[-]{name} failed: {detail or 'reason withheld'}"
-                     for name, healthy, detail in checks]
+            # Upstream prints `[+]name ok`; a component's detail (what it manages now) follows after a colon.
+            lines = [(f"[+]{name} ok" + (f": {detail}" if detail else "")) if healthy
+                     else f"[-]{name} failed: {detail or 'reason withheld'}" for name, healthy, detail in checks]
             lines.append(f"{endpoint} check {'passed' if ok else 'failed'}")
             body = "\n".join(lines) + "\n"
         else:

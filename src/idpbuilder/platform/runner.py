@@ -334,7 +334,7 @@ def component_health(data_dir: Path) -> list[dict[str, object]]:
     for line in body.splitlines():
         if line.startswith("[+]"):
             name, _, detail = line[3:].partition(" ")
-            out.append({"component": name, "healthy": True, "detail": detail})
+            out.append({"component": name, "healthy": True, "detail": detail.removeprefix("ok: ")})
         elif line.startswith("[-]"):
             name, _, detail = line[3:].partition(" ")
             out.append({"component": name, "healthy": False, "detail": detail.removeprefix("failed: ")})
