@@ -3,6 +3,7 @@ follows the deletionPolicy, and nothing pre-existing is taken over."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -117,7 +118,8 @@ async def test_out_of_band_drop_is_healed_at_the_next_poll(env: Env) -> None:
     name = unique("heal")
     await env.client.create(DATABASES, managed("Database", name))
     await env.wait_condition(DATABASES, name, "Ready", "True")
-    env.pg.query(f'DROP DATABASE "{name}"')
+    # In a thread: the DROP may wait for a lock held by the provider, which needs the event loop to finish.
+    await asyncio.to_thread(env.pg.query, f'DROP DATABASE "{name}"')
     assert not database_exists(env, name)
 
     async def back() -> bool:

@@ -20,10 +20,12 @@ class SqlProvider:
     name = "provider-sql"
     embedded_only = False
 
-    def __init__(self, *, poll_interval: float = 60.0, backoff_base: float = 0.5, connect_timeout: int = 5) -> None:
+    def __init__(self, *, poll_interval: float = 60.0, backoff_base: float = 0.5, connect_timeout: int = 5,
+                 workers: int = 4) -> None:
         self.poll_interval = poll_interval
         self.backoff_base = backoff_base
         self.connect_timeout = connect_timeout
+        self.workers = workers  # MRs of one kind reconciled at once, each on its own connection
 
     def crds(self) -> list[dict[str, Any]]:
         return all_crds()
@@ -35,7 +37,9 @@ class SqlProvider:
             # A grant has no name of its own in PostgreSQL: privileges already held are simply converged.
             reconciler = ManagedReconciler(client, ref, connector, poll_interval=self.poll_interval,
                                            backoff_base=self.backoff_base, guard_adoption=ref is not GRANTS)
-            specs.append(reconciler.spec(f"provider-sql/{ref.plural}"))
+            spec = reconciler.spec(f"provider-sql/{ref.plural}")
+            spec.workers = self.workers
+            specs.append(spec)
         return specs
 
     def health(self, cache: InformerCache) -> tuple[bool, str]:

@@ -18,6 +18,7 @@ from psycopg import sql
 from ...client.base import ResourceClient, ResourceRef
 from ...core.errors import ApiError
 from ..managed import (
+    EXTERNAL_NAME,
     SECRETS,
     ConnectError,
     Creation,
@@ -27,10 +28,11 @@ from ..managed import (
     Update,
     external_name,
 )
-from .crds import DATABASES, PROVIDER_CONFIGS, ROLES
+from .crds import DATABASES, GRANTS, PROVIDER_CONFIGS, ROLES
 
 DEFAULT_KEYS = {"endpoint": "endpoint", "port": "port", "username": "username", "password": "password"}
 PASSWORD_BYTES = 24
+MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,18 @@ class PostgresConnector:
         return _CLIENTS[self.kind](conn, server, self.client)
 
 
+def _new_identifier(name: str) -> sql.Identifier:
+    """The identifier of an object to create; PostgreSQL would silently truncate a longer name, and the
+    object would then never be found under the name it was asked for."""
+    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
+        raise ReconcileFailure(f"name {name!r} is longer than PostgreSQL's limit of {MAX_IDENTIFIER_BYTES} bytes")
+    return sql.Identifier(name)
+
+
 def _pg_message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[-1].strip() if text else type(exc).__name__
+    """The error on one line: libpq puts the cause on one line and hints on the next."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines) or type(exc).__name__
 
 
 class _Base:
@@ -147,7 +158,7 @@ class DatabaseClient(_Base):
             if want.get(key):
                 options.append(sql.SQL(f"{keyword} {{}}").format(sql.Literal(want[key])))
         options += _db_settings(want)
-        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(external_name(mr)))
+        stmt = sql.SQL("CREATE DATABASE {}").format(_new_identifier(external_name(mr)))
         if options:
             stmt = sql.SQL("{} WITH {}").format(stmt, sql.SQL(" ").join(options))
         async with self.conn.cursor() as cur:  # CREATE DATABASE cannot run inside a transaction block
@@ -177,11 +188,7 @@ class DatabaseClient(_Base):
 
     async def _want(self, mr: dict[str, Any]) -> dict[str, Any]:
         """spec.forProvider with `ownerRef` resolved to the referenced Role's external name."""
-        want = dict(_for_provider(mr))
-        owner = await _resolve(self.client, want, "owner", ROLES)
-        if owner:
-            want["owner"] = owner
-        return want
+        return {**_for_provider(mr), **await _resolve_refs(self.client, mr, DATABASES, {"owner": ROLES})}
 
 
 def _db_settings(want: dict[str, Any]) -> list[sql.Composable]:
@@ -232,7 +239,7 @@ class RoleClient(_Base):
         name = external_name(mr)
         password = await self._wanted_password(mr) or secrets.token_urlsafe(PASSWORD_BYTES)
         options = self._options(mr) + [sql.SQL("PASSWORD {}").format(sql.Literal(password))]
-        await self._execute(sql.SQL("CREATE ROLE {} WITH {}").format(sql.Identifier(name), sql.SQL(" ").join(options)),
+        await self._execute(sql.SQL("CREATE ROLE {} WITH {}").format(_new_identifier(name), sql.SQL(" ").join(options)),
                             *self._parameters(mr))
         return Creation({**self.server.details(name), "password": password})
 
@@ -383,9 +390,9 @@ class GrantClient(_Base):
 
     async def _target(self, mr: dict[str, Any]) -> GrantTarget:
         want = _for_provider(mr)
-        role = await _resolve(self.client, want, "role", ROLES)
-        member_of = await _resolve(self.client, want, "memberOf", ROLES)
-        database = await _resolve(self.client, want, "database", DATABASES)
+        resolved = await _resolve_refs(self.client, mr, GRANTS,
+                                       {"role": ROLES, "memberOf": ROLES, "database": DATABASES})
+        role, member_of, database = (resolved.get(k, "") for k in ("role", "memberOf", "database"))
         if not role:
             raise ReconcileFailure("spec.forProvider.role (or roleRef) is required")
         unsupported = [k for k in ("schema", "schemaRef", "tables", "sequences", "routines", "columns",
@@ -406,19 +413,55 @@ class GrantClient(_Base):
 
 
 
+async def _resolve_refs(client: ResourceClient, mr: dict[str, Any], kind: ResourceRef,
+                        fields: dict[str, ResourceRef]) -> dict[str, str]:
+    """Each `field` of spec.forProvider, else the external name of the object `<field>Ref` names.
+
+    As upstream, a value resolved from a reference is written into spec.forProvider (and into `mr`), so
+    later reconciles, the deletion above all, no longer need the referenced object: it may be gone by then.
+    """
+    want = _for_provider(mr)
+    out: dict[str, str] = {}
+    resolved: dict[str, str] = {}
+    for field, target in fields.items():
+        if want.get(field):
+            out[field] = str(want[field])
+            continue
+        value = await _resolve(client, want, field, target)
+        if value:
+            out[field] = resolved[field] = value
+    if resolved:
+        meta = mr["metadata"]
+        try:
+            updated = await client.patch(kind, meta["name"], {"spec": {"forProvider": resolved}}, None,
+                                         patch_type="merge")
+        except ApiError as exc:
+            raise ReconcileFailure(f"cannot store resolved references: {exc.message}") from exc
+        mr["spec"] = updated["spec"]
+        meta["resourceVersion"] = updated["metadata"]["resourceVersion"]
+    return out
+
+
 async def _resolve(client: ResourceClient, want: dict[str, Any], field: str, ref: ResourceRef) -> str:
-    """`field` itself, else the external name of the object `<field>Ref` names ("" when neither is set)."""
-    if want.get(field):
-        return str(want[field])
+    """The external name of the object `<field>Ref` names ("" when there is no reference).
+
+    Only the external-name annotation counts, never metadata.name: an object without it was neither
+    created nor adopted by us, and what it names must not be acted upon.
+    """
     name = (want.get(f"{field}Ref") or {}).get("name")
     if not name:
         if want.get(f"{field}Selector"):
             raise ReconcileFailure(f"{field}Selector is not supported: use {field} or {field}Ref")
         return ""
     try:
-        return external_name(await client.get(ref, name))
+        target = await client.get(ref, name)
     except ApiError as exc:
         raise ReconcileFailure(f"cannot resolve {field}Ref: {exc.message}") from exc
+    value = ((target.get("metadata") or {}).get("annotations") or {}).get(EXTERNAL_NAME)
+    if not value:
+        raise ReconcileFailure(f"cannot resolve {field}Ref: {ref.kind} {name!r} has no external name yet "
+                               "(referenced resource may not yet be ready)")
+    return str(value)
 
 
 def _database_privileges(privileges: list[str]) -> frozenset[str]:
