@@ -126,11 +126,12 @@ async def run(apps: int, pushes: int, idle_seconds: float) -> dict[str, Any]:
 
         states: dict[str, dict[str, Any]] = {}
         watcher = asyncio.get_running_loop().create_task(_track(client, states))
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         for i in range(apps):
             await client.create(APPLICATIONS, application(i), NS)
         await _wait_all(states, apps, _synced, started, 600, "Synced")
         initial_sync_s = time.perf_counter() - started
+        initial_sync_cpu_s = time.process_time() - started_cpu
         rss_after_sync = rss_mb()
         # Rollouts finish: pushes are measured against a settled platform.
         await _wait_all(states, apps, _healthy, started, 900, "Healthy")
@@ -162,8 +163,10 @@ async def run(apps: int, pushes: int, idle_seconds: float) -> dict[str, Any]:
             "setup_s": round(fill_s, 2),
             "initial_sync_s": round(initial_sync_s, 2),
             "initial_sync_apps_per_s": round(apps / initial_sync_s, 1),
+            "initial_sync_cpu_s": round(initial_sync_cpu_s, 2),
             "all_healthy_s": round(all_healthy_s, 2),
             "rss_mb": round(max(rss_after_sync, rss_mb()), 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "push_to_synced_ms_p50": round(statistics.median(latencies) * 1000, 1),
             "push_to_synced_ms_p95": round(p95 * 1000, 1),
             "push_to_synced_ms_max": round(latencies[-1] * 1000, 1),

@@ -34,6 +34,12 @@ class Entry:
         return orjson.loads(self.raw)
 
 
+def _compact(obj: dict[str, Any]) -> bytes:
+    """The object's JSON in a bytes object of its own size: orjson's result keeps the (often several
+    times larger) buffer it was written into, which adds up over every stored version."""
+    return bytes(memoryview(orjson.dumps(obj)))
+
+
 def _entry(obj: dict[str, Any], raw: bytes, rv: int) -> Entry:
     meta = obj.get("metadata") or {}
     owners = tuple(o.get("uid", "") for o in meta.get("ownerReferences") or () if isinstance(o, dict))
@@ -154,7 +160,7 @@ class Store:
         key = (meta.get("namespace") or "", meta["name"])
         rv = self.rv + 1
         meta["resourceVersion"] = str(rv)
-        raw = orjson.dumps(obj)
+        raw = _compact(obj)
         self._backend.commit(rv, [((gr[0], gr[1], key[0], key[1]), raw)], [])
         self.rv = rv
         old = self._objects.get(gr, {}).get(key)
@@ -173,7 +179,7 @@ class Store:
         obj = final if final is not None else old.obj()
         rv = self.rv + 1
         obj["metadata"]["resourceVersion"] = str(rv)
-        raw = orjson.dumps(obj)
+        raw = _compact(obj)
         self._backend.commit(rv, [], [(gr[0], gr[1], namespace, name)])
         self.rv = rv
         self._unindex_refs(gr, (namespace, name), old)

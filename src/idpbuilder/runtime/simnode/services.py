@@ -151,6 +151,10 @@ class ServiceController(SimController):
         self._selectors: dict[ObjectKey, dict[str, str]] = {}
         self._members: dict[ObjectKey, set[str]] = {}
         self._pending_ips: set[str] = set()
+        # The cluster IPs and node ports each Service holds, kept from every sync (after one list of all
+        # Services), so that an allocation does not read every Service of the cluster again.
+        self._held: dict[ObjectKey, tuple[frozenset[str], frozenset[int]]] = {}
+        self._held_loaded = False
 
     def keys_for_pod(self, pod: Obj) -> list[ObjectKey]:
         """The Services a pod event concerns: those selecting it now, and those it was an endpoint of."""
@@ -164,10 +168,12 @@ class ServiceController(SimController):
     async def sync(self, key: ObjectKey) -> Result | None:
         svc = await self.get(SERVICES, key.name, key.namespace)
         if svc is None:
+            self._held.pop(key, None)
             self._selectors.pop(key, None)
             if self._members.pop(key, None) is not None:
                 await self.delete(ENDPOINTS, key.name, key.namespace)
             return None
+        self._hold(svc)
         if needs_cluster_ip(svc) or self._missing_node_ports(svc):
             svc = await self._allocate(svc)
         if spec_of(svc).get("type") == "LoadBalancer" and not spec_of(svc).get("loadBalancerClass"):
@@ -188,19 +194,33 @@ class ServiceController(SimController):
     def _missing_node_ports(svc: Obj) -> bool:
         return needs_node_ports(svc) and any(not p.get("nodePort") for p in spec_of(svc).get("ports") or ())
 
+    def _hold(self, svc: Obj) -> None:
+        spec = spec_of(svc)
+        ips = frozenset(ip for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip)
+        ports = frozenset(p.get("nodePort") for p in spec.get("ports") or () if p.get("nodePort"))
+        self._held[ObjectKey.of(svc)] = (ips, ports)
+
+    async def _in_use(self) -> tuple[set[str], set[int]]:
+        """The cluster IPs (in flight ones included) and node ports Services hold."""
+        if not self._held_loaded:  # once, for the Services that exist already (also after a restart)
+            for s in await self.list(SERVICES, None):
+                self._hold(s)
+            self._held_loaded = True
+        ips, ports = set(self._pending_ips), set()
+        for held_ips, held_ports in self._held.values():
+            ips |= held_ips
+            ports |= held_ports
+        return ips, ports
+
     async def _allocate(self, svc: Obj) -> Obj:
-        services = await self.list(SERVICES, None)
+        used, used_ports = await self._in_use()
         spec = dict(spec_of(svc))
         ident = f"{meta(svc).get('namespace')}/{name_of(svc)}"
         if needs_cluster_ip(svc):
-            used = {ip for s in services for ip in spec_of(s).get("clusterIPs") or [spec_of(s).get("clusterIP")]
-                    if ip} | self._pending_ips
             ip = allocate_cluster_ip(self.config.service_cidr, ident, used)
             self._pending_ips.add(ip)
             spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
         if self._missing_node_ports(svc):
-            used_ports = {p.get("nodePort") for s in services for p in spec_of(s).get("ports") or ()
-                          if p.get("nodePort")}
             ports = []
             for port in spec.get("ports") or ():
                 port = dict(port)
@@ -210,10 +230,12 @@ class ServiceController(SimController):
                 ports.append(port)
             spec["ports"] = ports
         try:
-            return await self.client.update(SERVICES, {**svc, "spec": spec}, meta(svc).get("namespace"),
-                                            self.opts)
+            updated = await self.client.update(SERVICES, {**svc, "spec": spec}, meta(svc).get("namespace"),
+                                               self.opts)
         finally:
             self._pending_ips.discard(spec.get("clusterIP") or "")
+        self._hold(updated)
+        return updated
 
     async def _load_balancer(self, svc: Obj) -> None:
         current = (status_of(svc).get("loadBalancer") or {}).get("ingress") or []
