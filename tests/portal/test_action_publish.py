@@ -122,6 +122,9 @@ async def test_publish_git_creates_the_repository_and_commits_the_workspace(tmp_
                               "run.sh": "#!/bin/sh\necho hi\n", "src/app.py": "print('hi')\n"}
     log = git(env.git_env, "log", "--format=%H|%an <%ae>|%s", cwd=work).stdout.strip()
     assert log == f"{sha}|Ada <ada@example.com>|initial commit"
+    listing = git(env.git_env, "ls-tree", "-r", "--format=%(path) %(objectmode)", "HEAD", cwd=work).stdout
+    modes = dict(line.split(" ") for line in listing.splitlines())
+    assert modes["run.sh"] == "100755" and modes["README.md"] == "100644"
 
     # The commit went through the push hooks: the GitRepository's status follows.
     deadline = time.monotonic() + 10

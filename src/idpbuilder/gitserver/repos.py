@@ -7,7 +7,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ MAX_SEGMENT_LENGTH = 100
 DEFAULT_AUTHOR = "idpbuilder <idpbuilder@localhost>"
 _TREE_MODE = 0o040000
 _FILE_MODE = 0o100644
+_EXEC_MODE = 0o100755
 
 
 def name_causes(org: str, name: str) -> list[Cause]:
@@ -142,15 +143,16 @@ class RepoStore:
         return Repo(str(self.get(org, name).path))
 
     def commit_files(self, org: str, name: str, files: Mapping[str, bytes | str | None], *, message: str,
-                     branch: str = "main", author: str = DEFAULT_AUTHOR) -> str:
+                     branch: str = "main", author: str = DEFAULT_AUTHOR, executable: Collection[str] = ()) -> str:
         """Commit `files` (path -> content, None deletes) on top of `branch`; returns the branch's new SHA.
+        Paths in `executable` are committed with mode 100755.
 
         Used to seed and update repositories from the platform; push listeners are notified as for a push.
         """
         ref = f"refs/heads/{branch}".encode()
         if not check_ref_format(ref):
             raise errors.bad_request(f'invalid branch name "{branch}"')
-        nested = _nest(files)
+        nested = _nest(files, set(executable))
         with self._lock:
             repo = self.open(org, name)
             try:
@@ -185,7 +187,7 @@ class RepoStore:
         return commit.id.decode()
 
 
-def _nest(files: Mapping[str, bytes | str | None]) -> dict[str, Any]:
+def _nest(files: Mapping[str, bytes | str | None], executable: set[str]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
     for path, content in files.items():
         parts = path.split("/")
@@ -197,7 +199,11 @@ def _nest(files: Mapping[str, bytes | str | None]) -> dict[str, Any]:
             if not isinstance(child, dict):
                 raise errors.bad_request(f'invalid file path "{path}": "{part}" is a file')
             node = child
-        node[parts[-1]] = content.encode() if isinstance(content, str) else content
+        if content is None:
+            node[parts[-1]] = None
+        else:
+            data = content.encode() if isinstance(content, str) else content
+            node[parts[-1]] = (data, _EXEC_MODE if path in executable else _FILE_MODE)
     return nested
 
 
@@ -225,9 +231,10 @@ def _build_tree(store: Any, base: bytes | None, changes: dict[str, Any]) -> byte
             if existing:
                 del tree[key]
         else:
-            blob = Blob.from_string(value)
+            data, mode = value
+            blob = Blob.from_string(data)
             store.add_object(blob)
-            tree.add(key, _FILE_MODE, blob.id)
+            tree.add(key, mode, blob.id)
     if not tree.items():
         return None
     store.add_object(tree)

@@ -156,7 +156,8 @@ class PublishGitAction:
         try:
             sha = await asyncio.to_thread(services.repos.commit_files, org, repo,
                                           {p: data for p, (data, _) in files.items()}, message=message,
-                                          branch=branch, author=f"{author_name} <{author_email}>")
+                                          branch=branch, author=f"{author_name} <{author_email}>",
+                                          executable=[p for p, (_, exe) in files.items() if exe])
         except ApiError as exc:
             raise ActionError(f"Could not commit to {org}/{repo}: {exc.message}") from None
         base = services.git_base_url.rstrip("/")
