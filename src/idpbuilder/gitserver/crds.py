@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from ..client.base import ResourceRef
+from ..core.crdgen import CONDITION_SCHEMA, cluster_crd, column
 
 GROUP = "idpbuilder.io"
 VERSION = "v1alpha1"
@@ -43,26 +44,7 @@ def resource_name(org: str, repo: str) -> str | None:
     return None
 
 
-def _column(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, Any]:
-    column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
-    if priority:
-        column["priority"] = priority
-    return column
-
-
 def _schema() -> dict[str, Any]:
-    condition = {
-        "type": "object",
-        "required": ["type", "status"],
-        "properties": {
-            "type": {"type": "string"},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
-            "reason": {"type": "string"},
-            "message": {"type": "string"},
-            "lastTransitionTime": {"type": "string", "format": "date-time"},
-            "observedGeneration": {"type": "integer", "format": "int64"},
-        },
-    }
     return {
         "type": "object",
         "description": "A git repository served by the platform's git server at /git/<org>/<repo>.git.",
@@ -89,7 +71,7 @@ def _schema() -> dict[str, Any]:
                     "head": {"type": "string", "description": "Commit of the default branch; empty until the "
                                                               "first push."},
                     "observedGeneration": {"type": "integer", "format": "int64"},
-                    "conditions": {"type": "array", "items": condition, "x-kubernetes-list-type": "map",
+                    "conditions": {"type": "array", "items": CONDITION_SCHEMA, "x-kubernetes-list-type": "map",
                                    "x-kubernetes-list-map-keys": ["type"]},
                 },
             },
@@ -99,28 +81,11 @@ def _schema() -> dict[str, Any]:
 
 def git_repository_crd() -> dict[str, Any]:
     """The CustomResourceDefinition the platform installs for GitRepository."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME, "labels": {"app.kubernetes.io/part-of": "idpbuilder"}},
-        "spec": {
-            "group": GROUP,
-            "scope": "Cluster",
-            "names": {"plural": PLURAL, "singular": "gitrepository", "kind": KIND,
-                      "listKind": f"{KIND}List", "shortNames": ["gitrepo"], "categories": ["idpbuilder"]},
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": _schema()},
-                "additionalPrinterColumns": [
-                    _column("URL", ".status.url"),
-                    _column("Branch", ".status.defaultBranch"),
-                    _column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
-                    _column("Head", ".status.head", priority=1),
-                    _column("Age", ".metadata.creationTimestamp", "date"),
-                ],
-            }],
-        },
-    }
+    return cluster_crd(group=GROUP, version=VERSION, kind=KIND, plural=PLURAL, short_names=["gitrepo"],
+                       categories=["idpbuilder"], schema=_schema(), columns=[
+        column("URL", ".status.url"),
+        column("Branch", ".status.defaultBranch"),
+        column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        column("Head", ".status.head", priority=1),
+        column("Age", ".metadata.creationTimestamp", "date"),
+    ])

@@ -15,6 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...client.base import ResourceRef
+from ...core.crdgen import (
+    AGGREGATE_TO_EDIT,
+    AGGREGATE_TO_VIEW,
+    CONDITION_SCHEMA,
+    aggregated_role,
+    cluster_crd,
+    column,
+)
 from .processing import location_entity_name
 from .types import GROUP, LOCATION_KIND, LOCATION_PLURAL, VERSION
 
@@ -26,10 +34,6 @@ CLUSTER_ROLES = ResourceRef("rbac.authorization.k8s.io", "v1", "clusterroles", "
 FINALIZER = "portal.idpbuilder.io/catalog-location"
 STATIC_LABEL = "portal.idpbuilder.io/static"
 PROCESSED = "Processed"
-
-AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view"
-AGGREGATE_TO_EDIT = "rbac.authorization.k8s.io/aggregate-to-edit"
-AGGREGATE_TO_ADMIN = "rbac.authorization.k8s.io/aggregate-to-admin"
 
 
 def location_name(type: str, target: str) -> str:
@@ -54,18 +58,6 @@ def _string(description: str, **extra: Any) -> dict[str, Any]:
 
 
 def _schema() -> dict[str, Any]:
-    condition = {
-        "type": "object",
-        "required": ["type", "status"],
-        "properties": {
-            "type": {"type": "string"},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
-            "reason": {"type": "string"},
-            "message": {"type": "string"},
-            "lastTransitionTime": {"type": "string", "format": "date-time"},
-            "observedGeneration": {"type": "integer", "format": "int64"},
-        },
-    }
     error = {
         "type": "object",
         "required": ["location", "message"],
@@ -109,7 +101,7 @@ def _schema() -> dict[str, Any]:
             "status": {
                 "type": "object",
                 "properties": {
-                    "conditions": {"type": "array", "items": condition, "x-kubernetes-list-type": "map",
+                    "conditions": {"type": "array", "items": CONDITION_SCHEMA, "x-kubernetes-list-type": "map",
                                    "x-kubernetes-list-map-keys": ["type"]},
                     "entities": {"type": "integer", "description": "Entities the catalog serves from this "
                                                                    "location."},
@@ -127,49 +119,19 @@ def _schema() -> dict[str, Any]:
     }
 
 
-def _column(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, Any]:
-    column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
-    if priority:
-        column["priority"] = priority
-    return column
-
-
 def catalog_location_crd() -> dict[str, Any]:
     """The CustomResourceDefinition of CatalogLocation."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME, "labels": {"app.kubernetes.io/part-of": "idpbuilder"}},
-        "spec": {
-            "group": GROUP,
-            "scope": "Cluster",
-            "names": {"plural": LOCATION_PLURAL, "singular": "cataloglocation", "kind": LOCATION_KIND,
-                      "listKind": f"{LOCATION_KIND}List", "shortNames": ["catloc"],
-                      "categories": ["idpbuilder", "portal"]},
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": _schema()},
-                "additionalPrinterColumns": [
-                    _column("Type", ".spec.type"),
-                    _column("Target", ".spec.target"),
-                    _column("Entities", ".status.entities", "integer"),
-                    _column("Processed", f'.status.conditions[?(@.type=="{PROCESSED}")].status'),
-                    _column("Reason", f'.status.conditions[?(@.type=="{PROCESSED}")].reason', priority=1),
-                    _column("Commit", ".status.commit", priority=1),
-                    _column("Age", ".metadata.creationTimestamp", "date"),
-                ],
-            }],
-        },
-    }
-
-
-def _role(name: str, label: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": name, "labels": {label: "true", "app.kubernetes.io/part-of": "idpbuilder"}},
-            "rules": rules}
+    return cluster_crd(group=GROUP, version=VERSION, kind=LOCATION_KIND, plural=LOCATION_PLURAL,
+                       short_names=["catloc"], categories=["idpbuilder", "portal"],
+                       schema=_schema(), columns=[
+        column("Type", ".spec.type"),
+        column("Target", ".spec.target"),
+        column("Entities", ".status.entities", "integer"),
+        column("Processed", f'.status.conditions[?(@.type=="{PROCESSED}")].status'),
+        column("Reason", f'.status.conditions[?(@.type=="{PROCESSED}")].reason', priority=1),
+        column("Commit", ".status.commit", priority=1),
+        column("Age", ".metadata.creationTimestamp", "date"),
+    ])
 
 
 def catalog_cluster_roles() -> list[dict[str, Any]]:
@@ -178,11 +140,11 @@ def catalog_cluster_roles() -> list[dict[str, Any]]:
     read = ["get", "list", "watch"]
     write = ["create", "update", "patch", "delete", "deletecollection"]
     return [
-        _role("idpbuilder:portal-catalog:view", AGGREGATE_TO_VIEW, [
+        aggregated_role("idpbuilder:portal-catalog:view", AGGREGATE_TO_VIEW, [
             {"apiGroups": [GROUP], "resources": [LOCATION_PLURAL, f"{LOCATION_PLURAL}/status"], "verbs": read},
             {"apiGroups": [GROUP], "resources": ["entities"], "verbs": ["get", "list"]},
         ]),
-        _role("idpbuilder:portal-catalog:edit", AGGREGATE_TO_EDIT, [
+        aggregated_role("idpbuilder:portal-catalog:edit", AGGREGATE_TO_EDIT, [
             {"apiGroups": [GROUP], "resources": [LOCATION_PLURAL], "verbs": write},
             {"apiGroups": [GROUP], "resources": ["entities"], "verbs": ["delete"]},
         ]),

@@ -17,7 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...client.base import ResourceRef
-from ..catalog.crds import AGGREGATE_TO_ADMIN, AGGREGATE_TO_EDIT, AGGREGATE_TO_VIEW
+from ...core.crdgen import (
+    AGGREGATE_TO_ADMIN,
+    AGGREGATE_TO_EDIT,
+    AGGREGATE_TO_VIEW,
+    aggregated_role,
+    cluster_crd,
+    column,
+)
 from ..catalog.types import GROUP, VERSION
 
 KIND = "ScaffolderTask"
@@ -144,60 +151,30 @@ def _schema() -> dict[str, Any]:
     }
 
 
-def _column(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, Any]:
-    column: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
-    if priority:
-        column["priority"] = priority
-    return column
-
-
 def scaffolder_task_crd() -> dict[str, Any]:
     """The CustomResourceDefinition of ScaffolderTask."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD_NAME, "labels": {"app.kubernetes.io/part-of": "idpbuilder"}},
-        "spec": {
-            "group": GROUP,
-            "scope": "Cluster",
-            "names": {"plural": PLURAL, "singular": "scaffoldertask", "kind": KIND, "listKind": f"{KIND}List",
-                      "shortNames": ["sctask"], "categories": ["idpbuilder", "portal"]},
-            "versions": [{
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": _schema()},
-                "additionalPrinterColumns": [
-                    _column("Template", ".spec.templateRef"),
-                    _column("Status", ".status.phase"),
-                    _column("Created-By", ".spec.createdBy.name"),
-                    _column("Error", ".status.error", priority=1),
-                    _column("Age", ".metadata.creationTimestamp", "date"),
-                ],
-            }],
-        },
-    }
-
-
-def _role(name: str, label: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": name, "labels": {label: "true", "app.kubernetes.io/part-of": "idpbuilder"}},
-            "rules": rules}
+    return cluster_crd(group=GROUP, version=VERSION, kind=KIND, plural=PLURAL, short_names=["sctask"],
+                       categories=["idpbuilder", "portal"], schema=_schema(), columns=[
+        column("Template", ".spec.templateRef"),
+        column("Status", ".status.phase"),
+        column("Created-By", ".spec.createdBy.name"),
+        column("Error", ".status.error", priority=1),
+        column("Age", ".metadata.creationTimestamp", "date"),
+    ])
 
 
 def scaffolder_cluster_roles() -> list[dict[str, Any]]:
     """ClusterRoles aggregated into `view` (read tasks, read templates), `edit` (run templates: create tasks;
     cancel and retry any task) and `admin` (delete tasks)."""
     return [
-        _role("idpbuilder:portal-scaffolder:view", AGGREGATE_TO_VIEW, [
+        aggregated_role("idpbuilder:portal-scaffolder:view", AGGREGATE_TO_VIEW, [
             {"apiGroups": [GROUP], "resources": [PLURAL, f"{PLURAL}/status"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": [GROUP], "resources": [TEMPLATES_RESOURCE], "verbs": ["get"]},
         ]),
-        _role("idpbuilder:portal-scaffolder:edit", AGGREGATE_TO_EDIT, [
+        aggregated_role("idpbuilder:portal-scaffolder:edit", AGGREGATE_TO_EDIT, [
             {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["create", "update", "patch"]},
         ]),
-        _role("idpbuilder:portal-scaffolder:admin", AGGREGATE_TO_ADMIN, [
+        aggregated_role("idpbuilder:portal-scaffolder:admin", AGGREGATE_TO_ADMIN, [
             {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["delete", "deletecollection"]},
         ]),
     ]
