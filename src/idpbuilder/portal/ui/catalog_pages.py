@@ -149,7 +149,8 @@ def _errors(entity: Mapping[str, Any]) -> list[str]:
 
 
 def _location(ui: UI, ref: str, annotations: Mapping[str, Any]) -> dict[str, Any]:
-    """Where the entity comes from: its location annotation and the registered CatalogLocation."""
+    """Where the entity comes from: its location annotation and the registered CatalogLocation (reads the
+    store: call it in a worker thread)."""
     managed = _text(annotations.get(MANAGED_BY_LOCATION))
     kind, _, target = managed.partition(":")
     key = ui.store.location_of(ref)
@@ -181,8 +182,9 @@ async def entity_page(ui: UI, request: Request) -> Response:
         raise NotFoundError(f"There is no {kind} {name!r} in namespace {namespace!r} in the catalog (yet).")
     metadata = entity.get("metadata") or {}
     annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), Mapping) else {}
-    argocd, kubernetes = await asyncio.gather(argocd_panel(ui, request, annotations),
-                                              kubernetes_panel(ui, request, annotations))
+    argocd, kubernetes, location = await asyncio.gather(
+        argocd_panel(ui, request, annotations), kubernetes_panel(ui, request, annotations),
+        asyncio.to_thread(_location, ui, ref.canonical, annotations))
     real = parse_entity_ref({"kind": entity.get("kind"), "namespace": metadata.get("namespace") or "default",
                              "name": metadata.get("name")})
     techdocs = None
@@ -197,7 +199,7 @@ async def entity_page(ui: UI, request: Request) -> Response:
         "annotations": sorted((str(k), str(v)) for k, v in annotations.items()),
         "tags": [t for t in metadata.get("tags") or () if isinstance(t, str)],
         "errors": _errors(entity), "orphan": annotations.get(ORPHAN) == "true",
-        "location": _location(ui, ref.canonical, annotations), "techdocs": techdocs,
+        "location": location, "techdocs": techdocs,
         "create_url": page_url(f"{ui.prefix}/create/templates/{real.namespace}/{real.name}")
         if real.kind.lower() == "template" else None,
     }
