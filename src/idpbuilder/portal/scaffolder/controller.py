@@ -560,8 +560,10 @@ class TaskController:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
             if not finished:  # interrupted (close() or a crash): keep what we have for the recovery
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.wait_for(asyncio.shield(task_log.flush()), 2.0)
+                except Exception:  # noqa: BLE001 - recovery resumes from the last checkpoint written
+                    log.warning("ScaffolderTask %s: the last events could not be saved", run.name, exc_info=True)
             self._runs.pop(run.name, None)
             # Look at the task again now that no run owns it (retention of a failed task's inputs), and let
             # a waiting task take the free slot.
