@@ -16,6 +16,7 @@ from idpbuilder.client.base import ResourceRef
 from idpbuilder.gitserver.crds import GIT_REPOSITORIES
 from idpbuilder.portal.catalog.crds import CATALOG_LOCATIONS
 from idpbuilder.portal.scaffolder.crds import SCAFFOLDER_TASKS as _TASKS
+from tests.objects import get_or_none
 
 from .test_scaffolder_tasks_helpers import (
     API_KEY,
@@ -27,7 +28,6 @@ from .test_scaffolder_tasks_helpers import (
     Env,
     create_task,
     eventually,
-    get_or_none,
     parse_sse,
     running_env,
 )

@@ -18,6 +18,7 @@ from idpbuilder.gitserver.crds import GIT_REPOSITORIES
 from idpbuilder.portal.scaffolder.controller import REFUSED_FORGED, REFUSED_UNSIGNED
 from idpbuilder.portal.scaffolder.crds import SCAFFOLDER_TASKS, SIGNATURE_ANNOTATION, secret_name
 from idpbuilder.portal.scaffolder.tasks import task_signature
+from tests.objects import get_or_none
 
 from .test_scaffolder_tasks_helpers import (
     API_KEY,
@@ -29,7 +30,6 @@ from .test_scaffolder_tasks_helpers import (
     Env,
     create_task,
     eventually,
-    get_or_none,
     running_env,
 )
 

@@ -21,7 +21,6 @@ from idpbuilder.apiserver.app import APIServer
 from idpbuilder.apiserver.rbac import UserInfo
 from idpbuilder.client.base import ResourceRef
 from idpbuilder.client.embedded import EmbeddedClient
-from idpbuilder.core.errors import ApiError
 from idpbuilder.gitserver.component import GitServer
 from idpbuilder.gitserver.fetch import SourceFetcher
 from idpbuilder.platform.platform import Platform
@@ -331,15 +330,6 @@ async def create_task(env: Env, template: str, values: dict[str, Any], *, token:
     response = await env.http(token).post("/v2/tasks", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
-
-
-async def get_or_none(client: EmbeddedClient, res: ResourceRef, name: str, namespace: str | None = None) -> Any:
-    try:
-        return await client.get(res, name, namespace)
-    except ApiError as exc:
-        if exc.code == 404:
-            return None
-        raise
 
 
 def parse_sse(text: str) -> list[tuple[str, dict[str, Any]]]:

@@ -7,7 +7,6 @@ postgres, so it runs as the `postgres` user then). Without `initdb` the tests sk
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import glob
 import os
@@ -16,7 +15,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +27,12 @@ from idpbuilder.apiserver.app import APIServer
 from idpbuilder.apiserver.rbac import UserInfo
 from idpbuilder.client.base import ResourceRef
 from idpbuilder.client.embedded import EmbeddedClient
-from idpbuilder.core.errors import ApiError
 from idpbuilder.platform.platform import Platform
 from idpbuilder.providers.sql import SqlProvider
 from idpbuilder.providers.sql.crds import PROVIDER_CONFIGS
+from tests import objects
 from tests.conftest import free_port
+from tests.objects import get_or_none
 
 ADMIN = UserInfo("test-admin", ("system:masters", "system:authenticated"))
 SECRETS = ResourceRef("", "v1", "secrets", "Secret")
@@ -104,14 +103,7 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "the condition") -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw {last!r}")
+    return await objects.eventually(check, timeout, what, interval=0.05)
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
@@ -127,12 +119,7 @@ class Env:
     pg: PostgresServer
 
     async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        try:
-            return await self.client.get(res, name, namespace)
-        except ApiError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        return await get_or_none(self.client, res, name, namespace)
 
     async def secret(self, name: str, namespace: str = "default") -> dict[str, str] | None:
         obj = await self.get(SECRETS, name, namespace)

@@ -22,7 +22,6 @@ from idpbuilder.client.base import ResourceRef
 from idpbuilder.client.embedded import EmbeddedClient
 from idpbuilder.compose.component import Compose
 from idpbuilder.compose.crds import COMPOSITIONS, XRDS
-from idpbuilder.core.errors import ApiError
 from idpbuilder.platform.platform import Platform
 from idpbuilder.providers.aws import AwsProvider
 from idpbuilder.providers.aws.crds import (
@@ -35,6 +34,7 @@ from idpbuilder.providers.aws.crds import (
 )
 from idpbuilder.providers.managed import EXTERNAL_NAME, FINALIZER
 from tests.conftest import free_port
+from tests.objects import get_or_none, wait_for_object
 
 from .conftest import ADMIN, SECRETS, condition, eventually
 from .moto import ACCESS_KEY, SECRET_KEY, MotoServer, run_moto
@@ -86,12 +86,7 @@ class Env:
     moto: MotoServer
 
     async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        try:
-            return await self.client.get(res, name, namespace if res.namespaced else None)
-        except ApiError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        return await get_or_none(self.client, res, name, namespace)
 
     async def secret(self, name: str, namespace: str = "default") -> dict[str, str] | None:
         obj = await self.get(SECRETS, name, namespace)
@@ -126,14 +121,7 @@ class Env:
 
     async def wait(self, res: ResourceRef, name: str, check: Callable[[dict[str, Any]], bool], what: str,
                    timeout: float = 15.0, namespace: str | None = None) -> dict[str, Any]:
-        async def probe() -> dict[str, Any] | None:
-            obj = await self.get(res, name, namespace)
-            return obj if obj is not None and check(obj) else None
-        try:
-            return await eventually(probe, timeout, what)
-        except AssertionError:
-            obj = await self.get(res, name, namespace)
-            raise AssertionError(f"{what}: {yaml.safe_dump(obj)}") from None
+        return await wait_for_object(self.client, res, name, namespace, check, what, timeout)
 
     async def wait_condition(self, res: ResourceRef, name: str, type_: str, status: str, reason: str | None = None,
                              timeout: float = 15.0) -> dict[str, Any]:

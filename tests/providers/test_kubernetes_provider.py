@@ -34,6 +34,7 @@ from idpbuilder.providers.kubernetes.readiness import readiness
 from idpbuilder.providers.managed import EXTERNAL_NAME, merge_diff
 from idpbuilder.runtime.simnode import SimulatedNodeConfig
 from tests.conftest import free_port
+from tests.objects import get_or_none, wait_for_object
 
 from .conftest import condition, eventually
 
@@ -66,23 +67,11 @@ class Env:
     provider: KubernetesProvider
 
     async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        try:
-            return await self.client.get(res, name, namespace if res.namespaced else None)
-        except ApiError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        return await get_or_none(self.client, res, name, namespace)
 
     async def wait(self, res: ResourceRef, name: str, namespace: str | None, check: Callable[[dict[str, Any]], bool],
                    what: str, timeout: float = 10.0) -> dict[str, Any]:
-        async def probe() -> dict[str, Any] | None:
-            obj = await self.get(res, name, namespace)
-            return obj if obj is not None and check(obj) else None
-        try:
-            return await eventually(probe, timeout, what)
-        except AssertionError:
-            obj = await self.get(res, name, namespace)
-            raise AssertionError(f"{what}: {yaml.safe_dump(obj)}") from None
+        return await wait_for_object(self.client, res, name, namespace, check, what, timeout)
 
     async def wait_condition(self, name: str, type_: str, status: str, reason: str | None = None,
                              timeout: float = 10.0) -> dict[str, Any]:

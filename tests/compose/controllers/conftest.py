@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +16,9 @@ from idpbuilder.apiserver.rbac import UserInfo
 from idpbuilder.client.base import ResourceRef
 from idpbuilder.client.embedded import EmbeddedClient
 from idpbuilder.compose.component import Compose
-from idpbuilder.core.errors import ApiError
 from idpbuilder.platform.platform import Platform
+from tests import objects
+from tests.objects import get_or_none, wait_for_object
 
 ADMIN = UserInfo("test-admin", ("system:masters", "system:authenticated"))
 SEED = Path(__file__).resolve().parents[3] / "examples" / "seed"
@@ -98,14 +97,7 @@ def composition() -> dict[str, Any]:
 
 
 async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0, what: str = "the condition") -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw {last!r}")
+    return await objects.eventually(check, timeout, what, interval=0.02)
 
 
 def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any]:
@@ -123,23 +115,11 @@ class Env:
     compose: Compose
 
     async def get(self, res: ResourceRef, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        try:
-            return await self.client.get(res, name, namespace if res.namespaced else None)
-        except ApiError as exc:
-            if exc.code == 404:
-                return None
-            raise
+        return await get_or_none(self.client, res, name, namespace)
 
     async def wait(self, res: ResourceRef, name: str, namespace: str | None, check: Callable[[dict[str, Any]], bool],
                    what: str, timeout: float = 5.0) -> dict[str, Any]:
-        async def probe() -> dict[str, Any] | None:
-            obj = await self.get(res, name, namespace)
-            return obj if obj is not None and check(obj) else None
-        try:
-            return await eventually(probe, timeout, what)
-        except AssertionError:
-            obj = await self.get(res, name, namespace)
-            raise AssertionError(f"{what}: {yaml.safe_dump(obj)}") from None
+        return await wait_for_object(self.client, res, name, namespace, check, what, timeout)
 
     async def wait_gone(self, res: ResourceRef, name: str, namespace: str | None = None,
                         timeout: float = 5.0) -> None:
