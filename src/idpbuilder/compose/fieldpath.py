@@ -41,10 +41,6 @@ class Segment:
     field: str | None = None
     index: int | None = None
 
-    @property
-    def is_index(self) -> bool:
-        return self.index is not None
-
 
 def segments_string(segments: list[Segment]) -> str:
     """The canonical text of a path (`spec.tags[0][a.b]`)."""

@@ -44,7 +44,7 @@ from .sync import (
 from .sync.hooks import HOOK_FINALIZER
 from .sync.options import DELETION_APPROVED_ANNOTATION, SyncOptions
 from .sync.plan import ResourceKey, group_version_kind, is_crd, prune_outcome
-from .sync.state import COMPLETED, FAILED, RUNNING, SUCCEEDED, TERMINATING, StepDecision
+from .sync.state import COMPLETED, FAILED, RUNNING, TERMINATING, StepDecision
 
 Obj = dict[str, Any]
 Clock = Callable[[], datetime]
@@ -376,7 +376,3 @@ def _key(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
     group, _, kind = group_version_kind(obj)
     meta = obj.get("metadata") or {}
     return group, kind, str(meta.get("namespace") or ""), str(meta.get("name") or "")
-
-
-def operation_succeeded(state: Mapping[str, Any]) -> bool:
-    return state.get("phase") == SUCCEEDED

@@ -96,9 +96,6 @@ class Store:
             return len(objs)
         return sum(1 for ns, _ in objs if ns == namespace)
 
-    def group_resources(self) -> list[GroupResource]:
-        return [gr for gr, objs in self._objects.items() if objs]
-
     def entries(self, gr: GroupResource, namespace: str | None = None) -> Iterator[tuple[ObjectKey, Entry]]:
         """Entries in key order (namespace, name)."""
         objs = self._objects.get(gr, {})

@@ -65,8 +65,6 @@ _WILDCARD_MSG = (
 _WILDCARD = re.compile(f"^{_WILDCARD_FMT}$")
 _CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 _CONFIG_KEY = re.compile(f"^{_CONFIG_KEY_FMT}$")
-_ENV_FMT = "[-._a-zA-Z][-._a-zA-Z0-9]*"
-_ENV = re.compile(f"^{_ENV_FMT}$")
 _PERCENT_FMT = "[0-9]+%"
 _PERCENT = re.compile(f"^{_PERCENT_FMT}$")
 _HEADER_FMT = "[-A-Za-z0-9]+"
@@ -165,22 +163,6 @@ def is_config_map_key(value: str) -> list[str]:
                 "key.name",
                 "KEY_NAME",
                 "key-name",
-            )
-        )
-    return errs + _chdir_prefix(value)
-
-
-def is_env_var_name(value: str) -> list[str]:
-    errs = []
-    if not _full(_ENV, value):
-        errs.append(
-            regex_error(
-                "a valid environment variable name must consist of alphabetic characters, "
-                "digits, '_', '-', or '.', and must not start with a digit",
-                _ENV_FMT,
-                "my.env-name",
-                "MY_ENV.NAME",
-                "MyEnvName1",
             )
         )
     return errs + _chdir_prefix(value)

@@ -11,7 +11,6 @@ reasons (BindCompositeResource, ConfigureCompositeResource, PropagateConnectionS
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from ...client.base import DeleteOptions, ResourceClient, ResourceRef
@@ -220,8 +219,3 @@ class ClaimReconciler:
             if exc.code != 404:
                 raise
             return None
-
-
-def decode_secret(secret: dict[str, Any]) -> dict[str, bytes]:
-    """The decoded `data` of a Secret."""
-    return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
